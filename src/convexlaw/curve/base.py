@@ -1,0 +1,443 @@
+"""The estimator interface every loss-curve model shares (scikit-learn style).
+
+A model maps a run's learning-rate sequence η_1..η_T to predicted losses L̂_t at chosen
+steps t (1-based: the loss after t updates). ``fit(runs)`` fits ONE set of coefficients
+to all given runs (that is how a fit transfers across schedules, peaks and horizons),
+``predict`` evaluates it on any run or LR sequence, ``score`` is the pooled R².
+
+>>> import numpy as np
+>>> from convexlaw.curve import ConvexModel
+>>> lrs = np.full(2000, 1e-3)
+>>> m = ConvexModel.from_params({"L_inf": 2.0, "D2": 1.0, "G2": 100.0})
+>>> bool(m.predict(lrs, [1000, 2000])[1] < m.predict(lrs, [1000, 2000])[0])
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import math
+import time
+import warnings as _warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convexlaw.metrics import r2
+
+__all__ = ["CurveData", "CurveModel", "FitWarning", "as_curve_data", "registry"]
+
+_REGISTRY: dict[str, type[CurveModel]] = {}
+
+
+class FitWarning(UserWarning):
+    """A fit that converged but whose parameters the data do not determine."""
+
+
+def registry() -> dict[str, type[CurveModel]]:
+    """Model classes by class name (every subclass registers itself)."""
+    return dict(_REGISTRY)
+
+
+@dataclass
+class CurveData:
+    """One run reduced to what a curve model needs.
+
+    lrs: float64 LR per update (index t−1 is the LR of update t); steps: 1-based int64
+    steps of the loss observations; y: the losses there; peak: the run's peak LR.
+    """
+
+    name: str
+    lrs: np.ndarray
+    steps: np.ndarray
+    y: np.ndarray
+    peak: float
+
+    @property
+    def T(self) -> int:
+        return int(self.lrs.size)
+
+
+def _check_lrs(lrs: ArrayLike, name: str) -> np.ndarray:
+    arr = np.asarray(lrs, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name}: learning rates must be a non-empty 1-d array, got shape "
+                         f"{arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: learning rates contain NaN/inf at step(s) "
+                         f"{(np.flatnonzero(~np.isfinite(arr)) + 1)[:5].tolist()}")
+    if np.any(arr < 0):
+        raise ValueError(f"{name}: negative learning rate {arr.min():g} at step "
+                         f"{int(np.argmin(arr)) + 1}; expected η_t ≥ 0")
+    if not np.any(arr > 0):
+        raise ValueError(f"{name}: all learning rates are zero; expected some η_t > 0")
+    return arr
+
+
+def _check_steps(steps: ArrayLike, T: int, name: str) -> np.ndarray:
+    st = np.asarray(steps)
+    if st.ndim != 1:
+        raise ValueError(f"{name}: steps must be 1-d, got shape {st.shape}")
+    if st.size and not np.all(np.equal(np.mod(st, 1), 0)):
+        raise ValueError(f"{name}: steps must be whole numbers (1-based update counts)")
+    st = st.astype(np.int64)
+    if st.size and (st.min() < 1 or st.max() > T):
+        raise ValueError(f"{name}: steps must lie in 1..{T} (the LR sequence has {T} steps), "
+                         f"got {st.min()}..{st.max()}")
+    return st
+
+
+def as_curve_data(run: Any, kind: str | None = None, lo: int = 0,
+                  hi: int | None = None) -> CurveData:
+    """Extract (lrs, steps, losses, peak) from a Run, keeping observations lo < t ≤ hi.
+
+    Raises ValueError naming the run and the problem (no curve of that kind, NaN/inf or
+    non-positive losses, steps outside the LR sequence, a diverged run).
+    """
+    name = getattr(run, "name", "run")
+    if getattr(run, "status", "finished") == "diverged":
+        raise ValueError(f"{name}: the run diverged; a curve model cannot be fitted to it")
+    lrs = _check_lrs(run.lrs, name)
+    if kind is not None and kind not in run.curves:
+        raise ValueError(f"{name}: no {kind!r} curve (has: {', '.join(run.curves) or 'none'})")
+    steps, values = run.curve(kind) if hasattr(run, "curve") else run.curves[kind]
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    if steps.shape != values.shape:
+        raise ValueError(f"{name}: {steps.size} steps but {values.size} loss values")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"{name}: loss is NaN/inf at step(s) {steps[bad][:5].tolist()}; "
+                         "drop those points or mark the run diverged")
+    if np.any(values <= 0):
+        raise ValueError(f"{name}: non-positive loss {values.min():g}; expected losses > 0")
+    steps = _check_steps(steps, lrs.size, name)
+    keep = steps > lo
+    if hi is not None:
+        keep &= steps <= hi
+    # Resumed runs log some steps twice: average the duplicates.
+    st, inv = np.unique(steps[keep], return_inverse=True)
+    y = np.bincount(inv, weights=values[keep]) / np.bincount(inv) if st.size else values[:0]
+    peak = getattr(run, "peak_lr", None)
+    peak = float(peak) if peak else float(lrs.max())
+    return CurveData(name, lrs, st, y, peak)
+
+
+class CurveModel:
+    """Base class: subclasses define ``_fit_data`` and ``_predict_data``.
+
+    Fitted attributes: ``params_`` (name → value, ordered), ``stderr_`` (name → standard
+    error from the Jacobian of the relative residuals at the optimum; nan at a bound),
+    ``bounds_`` (name → (lo, hi)), ``warnings_`` (list of str), ``identified_`` (bool),
+    ``fit_info_`` (points, runs, RSS, R² on the fitted points, seconds).
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, kind: str | None = None, burn_in: int = 0) -> None:
+        self.kind = kind
+        self.burn_in = burn_in
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _REGISTRY[cls.__name__] = cls
+
+    # ---- hyper-parameters ------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Hyper-parameters given to __init__ (scikit-learn convention)."""
+        sig = inspect.signature(type(self).__init__)
+        return {k: getattr(self, k) for k in sig.parameters if k != "self"}
+
+    def _validate_hyper(self) -> None:
+        if not (isinstance(self.burn_in, int | np.integer) and self.burn_in >= 0):
+            raise ValueError(f"burn_in must be a non-negative integer step, got {self.burn_in!r}")
+
+    # ---- data ------------------------------------------------------------------------
+    def _data(self, runs: Any, lo: int | None = None) -> list[CurveData]:
+        if not isinstance(runs, Sequence | Iterable) or hasattr(runs, "lrs"):
+            runs = [runs]
+        lo = self.burn_in if lo is None else lo
+        data = [as_curve_data(r, self.kind, lo=lo) for r in runs]
+        if not data:
+            raise ValueError("no runs given to fit")
+        empty = [d.name for d in data if d.steps.size == 0]
+        if empty:
+            raise ValueError(f"no loss observations after the burn-in step {lo} in: "
+                             f"{', '.join(empty)}")
+        return data
+
+    # ---- the estimator interface -----------------------------------------------------
+    def fit(self, runs: Any) -> CurveModel:
+        """Fit one shared set of coefficients to all runs; returns self."""
+        self._validate_hyper()
+        data = self._data(runs)
+        n = sum(d.steps.size for d in data)
+        t0 = time.perf_counter()
+        params, bounds = self._fit_data(data)
+        self.params_ = dict(params)
+        self.bounds_ = dict(bounds)
+        if n <= len(self.params_):
+            raise ValueError(f"{n} observations cannot determine {len(self.params_)} "
+                             f"parameters of {self.name}")
+        self._uncertainty(data)
+        yhat = np.concatenate([self._predict_data(self.params_, d) for d in data])
+        y = np.concatenate([d.y for d in data])
+        rel = (yhat - y) / y
+        self.fit_info_ = {
+            "runs": [d.name for d in data], "points": int(n),
+            "rss_rel": float(rel @ rel), "r2": r2(y, yhat),
+            "mean_rel_error": float(np.mean(np.abs(rel))),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        for w in self.warnings_:
+            _warnings.warn(f"{self.name}: {w}", FitWarning, stacklevel=2)
+        return self
+
+    def _require_fit(self) -> None:
+        if not hasattr(self, "params_"):
+            raise RuntimeError(f"{self.name} is not fitted: call fit(runs) or from_dict first")
+
+    def predict(self, run_or_lrs: Any, steps: ArrayLike | None = None,
+                peak: float | None = None) -> np.ndarray:
+        """Predicted loss at 1-based ``steps`` of a Run or of an LR sequence.
+
+        For a Run, ``steps`` defaults to its logged steps (of ``kind``); for an array, to
+        every step 1..T. ``peak`` (the peak LR) defaults to the run's or max(lrs).
+        """
+        self._require_fit()
+        if hasattr(run_or_lrs, "lrs"):
+            name = getattr(run_or_lrs, "name", "run")
+            lrs = _check_lrs(run_or_lrs.lrs, name)
+            if steps is None:
+                steps = as_curve_data(run_or_lrs, self.kind).steps
+            if peak is None:
+                peak = getattr(run_or_lrs, "peak_lr", None)
+        else:
+            name = "lrs"
+            lrs = _check_lrs(run_or_lrs, name)
+            if steps is None:
+                steps = np.arange(1, lrs.size + 1)
+        st = _check_steps(np.atleast_1d(steps), lrs.size, name)
+        peak = float(peak) if peak else float(lrs.max())
+        d = CurveData(name, lrs, st, np.ones(st.size), peak)
+        return self._predict_data(self.params_, d)
+
+    def score(self, runs: Any) -> float:
+        """Pooled R² of the prediction on all observations (after burn-in) of runs."""
+        self._require_fit()
+        data = self._data(runs)
+        y = np.concatenate([d.y for d in data])
+        yhat = np.concatenate([self._predict_data(self.params_, d) for d in data])
+        return r2(y, yhat)
+
+    @property
+    def n_params(self) -> int:
+        """Number of fitted parameters k."""
+        self._require_fit()
+        return len(self.params_)
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        self._require_fit()
+        return dict(self.bounds_)
+
+    # ---- uncertainty and identifiability ---------------------------------------------
+    def _at_bound(self, name: str) -> bool:
+        lo, hi = self.bounds_[name]
+        v = self.params_[name]
+        tol = 1e-7 * max(1.0, abs(v))
+        return (np.isfinite(lo) and v - lo <= tol) or (np.isfinite(hi) and hi - v <= tol)
+
+    def _uncertainty(self, data: list[CurveData]) -> None:
+        """Standard errors s²(JᵀJ)⁻¹ from central differences of the relative residuals.
+
+        Parameters at a bound are held fixed (stderr nan). A near-singular Jacobian (its
+        column-normalised condition number above 1e6, or a parameter with no effect) means
+        the data do not identify some combination of parameters: that goes to warnings_.
+        """
+        self.warnings_ = list(getattr(self, "_extra_warnings", []))
+        names = list(self.params_)
+        free = [k for k in names if not self._at_bound(k)]
+        y = np.concatenate([d.y for d in data])
+        base = self.params_
+
+        def resid(p: dict[str, float]) -> np.ndarray:
+            return np.concatenate([self._predict_data(p, d) for d in data]) / y - 1.0
+
+        r0 = resid(base)
+        cols = []
+        for k in free:
+            v = base[k]
+            h = 1e-4 * max(abs(v), 0.05)
+            lo, hi = self.bounds_[k]
+            hp, hm = min(h, (hi - v) if np.isfinite(hi) else h), min(h, (v - lo))
+            hp, hm = max(hp, 0.0), max(hm, 0.0)
+            if hp + hm == 0:
+                cols.append(np.zeros_like(r0))
+                continue
+            pp, pm = dict(base), dict(base)
+            pp[k] = v + hp
+            pm[k] = v - hm
+            cols.append((resid(pp) - resid(pm)) / (hp + hm))
+        self.stderr_ = {k: float("nan") for k in names}
+        self.identified_ = True
+        n, kf = r0.size, len(free)
+        if kf:
+            J = np.column_stack(cols)
+            dof = max(n - kf, 1)
+            s2 = float(r0 @ r0) / dof
+            norms = np.linalg.norm(J, axis=0)
+            dead = [free[i] for i in np.flatnonzero(norms == 0)]
+            Jn = J / np.where(norms > 0, norms, 1.0)
+            sv = np.linalg.svd(Jn, compute_uv=False)
+            cond = sv[0] / sv[-1] if sv[-1] > 0 else math.inf
+            cov = np.linalg.pinv(J.T @ J) * s2
+            rel = {}
+            for i, k in enumerate(free):
+                self.stderr_[k] = float(math.sqrt(max(cov[i, i], 0.0)))
+                rel[k] = self.stderr_[k] / max(abs(base[k]), 1e-12)
+            if dead or cond > 1e6:
+                self.identified_ = False
+                _, _, vt = np.linalg.svd(Jn)
+                weak = [free[i] for i in np.argsort(-np.abs(vt[-1]))[:2]]
+                which = dead or weak
+                self.warnings_.append(
+                    f"not identified: the Jacobian is near-singular (condition number "
+                    f"{cond:.2g}); the data do not pin down {', '.join(which)}")
+            else:
+                poor = [k for k in free if rel[k] > 1.0]
+                if poor:
+                    self.warnings_.append(
+                        "poorly determined (relative stderr > 100 %): " + ", ".join(poor))
+        if _constant_windows(data):
+            self.identified_ = False
+            self.warnings_.append(
+                "not identified: every fitting window has a constant learning rate, so the "
+                "response of the loss to an LR change is an extrapolation")
+
+    # ---- reporting and persistence ---------------------------------------------------
+    def report(self) -> str:
+        """lmfit-style text: name, value ± stderr, bounds, at-bound flag; fit statistics."""
+        self._require_fit()
+        lines = [f"[[Model]] {self.name}  ({type(self).__name__}, k = {self.n_params})"]
+        info = getattr(self, "fit_info_", None)
+        if info:
+            lines.append(f"[[Fit]] runs = {len(info['runs'])}, points = {info['points']}, "
+                         f"R² = {info['r2']:.5f}, mean rel. error = "
+                         f"{100 * info['mean_rel_error']:.3f} %, {info['seconds']:.2f} s")
+        lines.append("[[Parameters]]")
+        for k, v in self.params_.items():
+            se = self.stderr_.get(k, float("nan"))
+            lo, hi = self.bounds_[k]
+            flag = "  (at bound)" if self._at_bound(k) else ""
+            pct = f" ({100 * se / abs(v):.1f} %)" if np.isfinite(se) and v != 0 else ""
+            lines.append(f"    {k:<8s} = {v: .6g} +/- {se:.3g}{pct}  bounds [{lo:g}, {hi:g}]"
+                         f"{flag}")
+        for w in self.warnings_:
+            lines.append(f"[[Warning]] {w}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the content of fit.json)."""
+        self._require_fit()
+        hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        return {
+            "model": self.name, "class": type(self).__name__, "hyper": hyper,
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "stderr": {k: _json_float(v) for k, v in self.stderr_.items()},
+            "bounds": {k: [_json_float(a), _json_float(b)] for k, (a, b) in self.bounds_.items()},
+            "identified": bool(self.identified_), "warnings": list(self.warnings_),
+            "fit": dict(getattr(self, "fit_info_", {})),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CurveModel:
+        """Rebuild a fitted model from to_dict() output."""
+        name = d.get("class")
+        if name not in _REGISTRY:
+            raise ValueError(f"unknown model class {name!r} in fit file; known: "
+                             f"{', '.join(sorted(_REGISTRY))}")
+        klass = _REGISTRY[name]
+        model = klass(**d.get("hyper", {}))
+        model.params_ = {k: float(v) for k, v in d["params"].items()}
+        model.stderr_ = {k: _from_json(v) for k, v in d.get("stderr", {}).items()}
+        model.bounds_ = {k: (_from_json(a), _from_json(b))
+                         for k, (a, b) in d.get("bounds", {}).items()}
+        for k in model.params_:
+            model.bounds_.setdefault(k, (-math.inf, math.inf))
+            model.stderr_.setdefault(k, float("nan"))
+        model.identified_ = bool(d.get("identified", True))
+        model.warnings_ = list(d.get("warnings", []))
+        model.fit_info_ = dict(d.get("fit", {}))
+        return model
+
+    @classmethod
+    def from_params(cls, params: dict[str, float], **hyper: Any) -> CurveModel:
+        """A model with given coefficients (for synthetic curves and tests)."""
+        model = cls(**hyper)
+        model.params_ = {k: float(v) for k, v in params.items()}
+        model.bounds_ = {k: (-math.inf, math.inf) for k in params}
+        model.stderr_ = {k: float("nan") for k in params}
+        model.identified_, model.warnings_ = True, []
+        return model
+
+    def clone(self) -> CurveModel:
+        """An unfitted copy with the same hyper-parameters."""
+        return type(self)(**copy.deepcopy(self.get_params()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ---- subclass hooks --------------------------------------------------------------
+    def _fit_data(self, data: list[CurveData]) -> tuple[dict[str, float],
+                                                         dict[str, tuple[float, float]]]:
+        raise NotImplementedError
+
+    def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _json_float(v: float) -> float | str:
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _from_json(v: Any) -> float:
+    return float(v)
+
+
+def _constant_windows(data: list[CurveData]) -> bool:
+    for d in data:
+        seg = d.lrs[int(d.steps[0]) - 1:int(d.steps[-1])]
+        if seg.size and seg.max() - seg.min() > 1e-9 * seg.max():
+            return False
+    return True
+
+
+def restrict(run: Any, kind: str | None, lo: int = 0, hi: int | None = None) -> Any:
+    """A shallow copy of ``run`` whose ``kind`` curve keeps only steps lo < t ≤ hi."""
+    steps, values = run.curve(kind) if hasattr(run, "curve") else run.curves[kind]
+    steps, values = np.asarray(steps), np.asarray(values)
+    keep = steps > lo
+    if hi is not None:
+        keep &= steps <= hi
+    key = kind
+    if key is None:
+        key = "val" if "val" in run.curves else "train"
+    curves = dict(run.curves)
+    curves[key] = (steps[keep], values[keep])
+    if dataclasses.is_dataclass(run):
+        return dataclasses.replace(run, curves=curves)
+    out = copy.copy(run)
+    out.curves = curves
+    return out

@@ -1,0 +1,200 @@
+"""Bound-based loss-curve models: the paper's literal bound and its measured repairs.
+
+All share  L̂_t = L∞ + s_D·D²·X_t^(c) + s_G·G²·Y_t(a)  with
+    X_t^(c) = ½·P_t^(c−1)          (c = 0: the bound's D²/(2P_t); c > 0: effective distance
+                                    D² → D²·P_t^c that grows with the LR area)
+    Y_t(a)  = G-part of Ω_t at G = 1 with G_t = G·(t/t_ref)^a   (a = 0: constant G)
+    s_D, s_G = (η_peak/η_ref)^γ_D, (η_peak/η_ref)^γ_G           (across peak LRs)
+and P_t = η_1 + … + η_t. The model is linear in (L∞, D², G²): fitted by variable
+projection (``fitting.search_shape`` over the exponents, exact bounded least squares for
+the rest). Variants (names as in REFERENCE-RESULTS.md):
+
+    convex        ConvexModel()                       V0   L∞, D², G²            k = 3
+    convex-gt     ConvexGT()                          V1   + a                   k = 4
+    convex-ed     ConvexED()                          V4   + c                   k = 4
+                  ConvexED(grad="power")              V4+1 + c, a                k = 5
+                  ConvexED(peak="bound")              V4+5 + c, γ (s_D = s_G)    k = 5
+                  ConvexED(peak="grad")               + c, β with G ∝ η_peak^(−β) (s_G only)
+                  ConvexED(peak="split")              + c, γ_D, γ_G              k = 6
+
+>>> import numpy as np
+>>> from convexlaw.curve import ConvexED
+>>> m = ConvexED.from_params({"L_inf": 2.5, "D2": 0.3, "G2": 50.0, "c": 0.5})
+>>> lrs = np.full(3000, 3e-4)
+>>> bool(np.all(np.diff(m.predict(lrs, [1000, 2000, 3000])) < 0))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convexlaw.curve.base import CurveData, CurveModel
+from convexlaw.curve.fitting import search_shape, solve_linear
+from convexlaw.curve.terms import A_BOUNDS, eval_index, run_terms
+
+__all__ = ["BoundModel", "ConvexED", "ConvexGT", "ConvexModel"]
+
+_GRID_C = np.array([-0.25, 0.0, 0.2, 0.4, 0.55, 0.7, 0.85])
+_GRID_A = np.array([-0.75, -0.4, -0.15, 0.0, 0.15, 0.4, 0.75])
+_GRID_G = np.array([-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0])
+_SHAPE = {  # name -> (bounds, grid)
+    "c": ((-0.5, 0.95), _GRID_C),
+    "a": (A_BOUNDS, _GRID_A),
+    "gamma": ((-2.0, 2.0), _GRID_G),
+    "beta": ((-2.0, 2.0), _GRID_G),
+    "gamma_D": ((-2.0, 2.0), _GRID_G),
+    "gamma_G": ((-2.0, 2.0), _GRID_G),
+}
+_GRADS = ("constant", "power")
+_PEAKS = (None, "bound", "grad", "split")
+
+
+class BoundModel(CurveModel):
+    """Shared machinery; subclasses choose which exponents are fitted."""
+
+    name = "bound"
+    _ed = False
+    n_starts = 2
+
+    # -- layout --------------------------------------------------------------------------
+    def _grad(self) -> str:
+        return getattr(self, "grad", "constant")
+
+    def _peak(self) -> str | None:
+        return getattr(self, "peak", None)
+
+    def _shape_names(self) -> list[str]:
+        names = ["c"] if self._ed else []
+        if self._grad() == "power":
+            names.append("a")
+        names += {None: [], "bound": ["gamma"], "grad": ["beta"],
+                  "split": ["gamma_D", "gamma_G"]}[self._peak()]
+        return names
+
+    def _validate_hyper(self) -> None:
+        super()._validate_hyper()
+        if self._grad() not in _GRADS:
+            raise ValueError(f"grad must be one of {_GRADS}, got {self._grad()!r}")
+        if self._peak() not in _PEAKS:
+            raise ValueError(f"peak must be one of {_PEAKS}, got {self._peak()!r}")
+        for key in ("t_ref", "peak_ref"):
+            v = getattr(self, key, 1.0)
+            if not (isinstance(v, int | float) and v > 0):
+                raise ValueError(f"{key} must be a positive number, got {v!r}")
+
+    def _offset(self) -> int:
+        return int(self.burn_in) if getattr(self, "restart", False) else 0
+
+    # -- design matrix -------------------------------------------------------------------
+    def _columns(self, shape: dict[str, float], d: CurveData, build: bool) -> np.ndarray:
+        t0 = self._offset()
+        keep = d.steps > t0
+        steps = d.steps[keep] - t0
+        terms = run_terms(d.lrs[t0:], getattr(self, "t_ref", 1000.0), t0)
+        idx = eval_index(terms.lrs, steps)
+        X = terms.X(idx, shape.get("c", 0.0))
+        Y = terms.Y(shape.get("a", 0.0), idx, build=build)
+        r = d.peak / getattr(self, "peak_ref", 1e-3)
+        peak = self._peak()
+        sD = sG = 1.0
+        if peak == "bound":
+            sD = sG = r ** shape["gamma"]
+        elif peak == "grad":
+            sG = r ** (-2.0 * shape["beta"])
+        elif peak == "split":
+            sD, sG = r ** shape["gamma_D"], r ** shape["gamma_G"]
+        M = np.full((d.steps.size, 3), np.nan)
+        M[keep] = np.column_stack([np.ones(steps.size), sD * X, sG * Y])
+        return M
+
+    # -- fit / predict -------------------------------------------------------------------
+    def _fit_data(self, data: list[CurveData]):
+        names = self._shape_names()
+        t0 = self._offset()
+        if t0 and any(d.steps.min() <= t0 for d in data):
+            raise ValueError(f"burn-in restart at step {t0}: observations at or before it "
+                             "cannot be fitted")
+        y = np.concatenate([d.y for d in data])
+        upper = float(y.min())
+
+        def design(theta: np.ndarray) -> np.ndarray:
+            shape = dict(zip(names, theta, strict=True))
+            return np.concatenate([self._columns(shape, d, build=True) for d in data])
+
+        def objective(theta: np.ndarray) -> float:
+            M = design(theta)
+            if not np.all(np.isfinite(M)):
+                return np.inf
+            return solve_linear(M, y, upper)[1]
+
+        bounds = [_SHAPE[k][0] for k in names]
+        grids = [_SHAPE[k][1] for k in names]
+        theta, _ = search_shape(objective, bounds, grids, n_starts=self.n_starts)
+        beta, _ = solve_linear(design(theta), y, upper)
+        params = {"L_inf": beta[0], "D2": beta[1], "G2": beta[2]}
+        params.update(zip(names, theta, strict=True))
+        pb = {"L_inf": (0.0, upper), "D2": (0.0, np.inf), "G2": (0.0, np.inf)}
+        pb.update({k: _SHAPE[k][0] for k in names})
+        return {k: float(v) for k, v in params.items()}, pb
+
+    def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
+        M = self._columns(params, d, build=False)
+        return M @ np.array([params["L_inf"], params["D2"], params["G2"]])
+
+    @property
+    def label(self) -> str:
+        """Variant name in the terms of REFERENCE-RESULTS.md."""
+        return self.name
+
+
+class ConvexModel(BoundModel):
+    """``convex``: L̂_t = L∞ + D²/(2P_t) + G²·Y_t — the last-iterate bound as written (V0)."""
+
+    name = "convex"
+
+    def __init__(self, kind: str | None = None, burn_in: int = 0) -> None:
+        super().__init__(kind=kind, burn_in=burn_in)
+
+
+class ConvexGT(BoundModel):
+    """``convex-gt``: the bound with G_t = G·(t/t_ref)^a (V1), optionally restarted.
+
+    ``restart=True`` with ``burn_in = t0`` restarts the bound at t0: the LR sequence from
+    t0 on, distance D measured from the iterate at t0 ("weakly convex after a short
+    period"). Steps ≤ t0 are then not predicted (nan).
+    """
+
+    name = "convex-gt"
+
+    def __init__(self, kind: str | None = None, burn_in: int = 0, t_ref: float = 1000.0,
+                 restart: bool = False) -> None:
+        super().__init__(kind=kind, burn_in=burn_in)
+        self.t_ref = t_ref
+        self.restart = restart
+        self.grad = "power"
+
+
+class ConvexED(BoundModel):
+    """``convex-ed``: effective distance ½D²·P_t^(c−1) (V4), with optional G_t ∝ t^a
+    (``grad="power"``, V4+1) and a peak-LR factor (``peak=``: "bound" V4+5, "grad",
+    "split"). Report ``c``: c = 0 is the paper's literal bound.
+    """
+
+    name = "convex-ed"
+    _ed = True
+
+    def __init__(self, kind: str | None = None, burn_in: int = 0, grad: str = "constant",
+                 peak: str | None = None, t_ref: float = 1000.0,
+                 peak_ref: float = 1e-3) -> None:
+        super().__init__(kind=kind, burn_in=burn_in)
+        self.grad = grad
+        self.peak = peak
+        self.t_ref = t_ref
+        self.peak_ref = peak_ref
+
+    @property
+    def label(self) -> str:
+        extra = ("+gt" if self.grad == "power" else "") + (
+            f"+peak:{self.peak}" if self.peak else "")
+        return self.name + extra

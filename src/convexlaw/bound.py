@@ -1,0 +1,228 @@
+"""The last-iterate bound of SGD as a function of the whole learning-rate sequence.
+
+For a convex G-Lipschitz objective, SGD's last iterate after ``t`` updates with learning
+rates η₁…η_t satisfies E f(x_t) − f* ≤ Ω_t (Defazio et al. 2023, Thm 10), with
+P_t = Σ_{s≤t} η_s and Q_t = Σ_{s≤t} η_s² G_s²::
+
+    Ω_t = D²/(2P_t) + Q_t/(2P_t)
+          + ½ Σ_{k=1}^{t−1} [η_k/(P_t − P_k)]·[(Q_t − Q_{k−1})/(P_t − P_{k−1})]
+
+Summation by parts (η_k = P_k − P_{k−1}) turns this into::
+
+    Ω_t = D²·X_t + Y_t,   X_t = 1/(2P_t),
+    Y_t = ½ (η_t²G_t² + η_{t−1}²G_{t−1}²)/η_t + ½ S_t,
+    S_t = Σ_{k=1}^{t−2} η_k²G_k² / (P_t − P_k)
+
+S_t for every t is a causal Cauchy-kernel sum Σ_k w_k/(x − y_k) over sorted points y_k = P_k:
+``bound_terms`` evaluates it for all steps with a one-dimensional fast multipole method
+(``convexlaw.cauchy``, O(T) work at fixed accuracy), and ``bound_direct`` evaluates the
+defining formula per step (O(T) per step, O(T²) for all) as the reference.
+
+Steps are 1-based (t = 1…T) and step t uses ``lrs[t − 1]``. At a step whose learning rate
+is 0 the bound is +∞ (the last update did not move; the formula divides by η_t).
+
+>>> import numpy as np
+>>> lrs = np.full(4, 0.5)
+>>> float(bound(lrs, D=1.0, G=1.0, at=[4])[0])   # D²/(2Tη) + ηG²/2·(1 + H₃)
+0.9583333333333333
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convexlaw.cauchy import causal_sum_at, causal_sums
+
+__all__ = ["bound", "bound_direct", "bound_terms", "optimal_peak", "peak_split"]
+
+_FEW = 32  # up to this many requested steps, evaluate each by one dot product
+
+
+# ---------------------------------------------------------------------------- inputs
+def _check_lrs(lrs: ArrayLike) -> np.ndarray:
+    a = np.asarray(lrs, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"learning rates must be a 1-D sequence, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError("learning rates are empty: need at least one step")
+    bad = np.flatnonzero(~np.isfinite(a))
+    if bad.size:
+        raise ValueError(f"learning rate at step {bad[0] + 1} is {a[bad[0]]!r}; "
+                         "expected a finite number")
+    bad = np.flatnonzero(a < 0)
+    if bad.size:
+        raise ValueError(f"learning rate at step {bad[0] + 1} is {a[bad[0]]:g}; "
+                         "expected >= 0")
+    if not a.any():
+        raise ValueError("all learning rates are zero: the bound is infinite at every step")
+    return a
+
+
+def _check_profile(g: ArrayLike | None, n: int, name: str) -> np.ndarray:
+    if g is None:
+        return np.ones(n)
+    a = np.asarray(g, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or have one value per step ({n}), "
+                         f"got shape {a.shape}")
+    bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
+    if bad.size:
+        raise ValueError(f"{name} at step {bad[0] + 1} is {a[bad[0]]!r}; expected finite >= 0")
+    return a
+
+
+def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
+    if at is None:
+        return None
+    a = np.atleast_1d(np.asarray(at))
+    if a.size == 0:
+        raise ValueError("`at` is empty: give 1-based steps in 1..T")
+    if not np.issubdtype(a.dtype, np.integer):
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            raise ValueError(f"`at` must hold integer steps, got {a[:5]!r}")
+        a = a.astype(np.int64)
+    bad = np.flatnonzero((a < 1) | (a > n))
+    if bad.size:
+        raise ValueError(f"step {a[bad[0]]} in `at` is outside 1..{n}")
+    return a
+
+
+def _check_positive(value: float, name: str) -> float:
+    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------------------- public API
+def bound_terms(lrs: ArrayLike, grad_scale: ArrayLike | None = None,
+                at: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distance part X_t and gradient part Y_t of the bound, Ω_t = D²·X_t + G²·Y_t.
+
+    X_t = 1/(2P_t); Y_t is Ω_t − D²X_t at G = 1 with the per-step gradient profile
+    ``grad_scale`` g_t (G_t = G·g_t; default 1). Both are +∞ where η_t = 0.
+    ``at``: 1-based steps to evaluate (default: every step 1…T).
+
+    >>> X, Y = bound_terms([1.0, 1.0])
+    >>> X.tolist(), Y.tolist()
+    ([0.5, 0.25], [0.5, 1.0])
+    """
+    eta = _check_lrs(lrs)
+    n = eta.size
+    g = _check_profile(grad_scale, n, "grad_scale")
+    steps = _check_at(at, n)
+    w = (eta * g) ** 2
+    idx = np.arange(n) if steps is None else steps - 1
+    if steps is not None and steps.size <= _FEW:
+        s_part = np.array([causal_sum_at(eta, w, i) for i in idx])
+    else:
+        s_part = causal_sums(eta, w)[idx]
+    P = np.cumsum(eta)[idx]
+    prev = np.where(idx >= 1, w[np.maximum(idx - 1, 0)], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        X = 0.5 / P
+        Y = 0.5 * (w[idx] + prev) / eta[idx] + 0.5 * s_part
+    dead = eta[idx] == 0
+    X[dead] = np.inf
+    Y[dead] = np.inf
+    return X, Y
+
+
+def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
+          at: ArrayLike | None = None) -> np.ndarray:
+    """Ω_t, the last-iterate bound after t updates, at every step or at 1-based ``at``.
+
+    ``G`` is a constant or one value per step (G_t).
+
+    >>> bound([0.1, 0.1, 0.1], D=1.0, G=1.0).round(4)
+    array([5.05  , 2.6   , 1.7917])
+    """
+    D = _check_positive(D, "D")
+    eta = _check_lrs(lrs)
+    if np.ndim(G) == 0:
+        scale, g2 = None, _check_positive(G, "G") ** 2
+    else:
+        scale, g2 = G, 1.0
+    X, Y = bound_terms(eta, scale, at)
+    with np.errstate(invalid="ignore"):
+        return D * D * X + g2 * Y
+
+
+def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
+                 at: ArrayLike | None = None) -> np.ndarray:
+    """Ω_t from the defining double-ratio formula, O(t) per step (the reference).
+
+    Suffix sums P_t − P_k and Q_t − Q_k are reversed cumulative sums, never differences of
+    totals, so that late steps of a decayed schedule keep their precision.
+    """
+    D = _check_positive(D, "D")
+    eta = _check_lrs(lrs)
+    n = eta.size
+    g = _check_profile(None if np.ndim(G) == 0 else G, n, "G")
+    g2 = _check_positive(G, "G") ** 2 if np.ndim(G) == 0 else 1.0
+    steps = _check_at(at, n)
+    w = (eta * g) ** 2 * g2
+    out = np.empty(n if steps is None else steps.size)
+    for j, t in enumerate(np.arange(1, n + 1) if steps is None else steps):
+        if eta[t - 1] == 0:
+            out[j] = np.inf
+            continue
+        # Rp[k] = P_t − P_k and Rq[k] = Q_t − Q_k for k = 0..t−1 (reversed cumsums)
+        Rp = np.cumsum(eta[t - 1::-1])[::-1]
+        Rq = np.cumsum(w[t - 1::-1])[::-1]
+        P_t, Q_t = Rp[0], Rq[0]
+        k = np.arange(1, t)  # k = 1..t−1
+        terms = eta[k - 1] / Rp[k] * Rq[k - 1] / Rp[k - 1]
+        out[j] = D * D / (2 * P_t) + Q_t / (2 * P_t) + 0.5 * terms.sum()
+    return out
+
+
+def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
+               at: int | None = None) -> tuple[float, float, int]:
+    """Constants of Ω = A/η_peak + B·η_peak for η = η_peak·shape, and the step used.
+
+    A = D²/(2 Σ s) and B the gradient part at η_peak = 1, both at step ``at`` (default:
+    the last step with a positive learning rate, with a warning if that is not T).
+    """
+    s = _check_lrs(shape)
+    D, G = _check_positive(D, "D"), _check_positive(G, "G")
+    if at is None:
+        at = int(np.flatnonzero(s > 0)[-1]) + 1
+        if at < s.size:
+            warnings.warn(f"the schedule's learning rate is 0 from step {at + 1} on; "
+                          f"the bound is evaluated at step {at}, the last with a positive "
+                          "learning rate", stacklevel=2)
+    X, Y = bound_terms(s, at=[at])
+    return float(D * D * X[0]), float(G * G * Y[0]), at
+
+
+def optimal_peak(spec_or_shape: str | ArrayLike, steps: int | None = None, D: float = 1.0,
+                 G: float = 1.0) -> tuple[float, float]:
+    """Peak learning rate minimising Ω_T = A/η + Bη, and the minimal bound.
+
+    η*_peak = √(A/B) and Ω*_T = 2√(AB). ``spec_or_shape`` is a schedule spec (then
+    ``steps`` is required) or an array of per-step multipliers.
+
+    >>> peak, omega = optimal_peak("constant", 100)
+    >>> round(peak * 10 * (1 + sum(1/k for k in range(1, 100))) ** 0.5, 12)  # √(1/(T(1+H)))
+    1.0
+    """
+    from convexlaw.schedules import shape as _shape
+
+    if isinstance(spec_or_shape, str):
+        if steps is None:
+            raise ValueError("steps is required with a schedule spec")
+        s = _shape(spec_or_shape, steps)
+    else:
+        s = _check_lrs(spec_or_shape)
+        if steps is not None and steps != s.size:
+            raise ValueError(f"steps={steps} but the shape has {s.size} values")
+    A, B, _ = peak_split(s, D, G)
+    if B == 0:
+        raise ValueError("the gradient part of the bound is 0 (G = 0): no finite optimal peak")
+    return math.sqrt(A / B), 2.0 * math.sqrt(A * B)

@@ -1,0 +1,164 @@
+"""CLI: the schedule vocabulary, the bound of one schedule, the qualifying exam."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convexlaw.cli.common import abort, console, print_json
+
+
+def _parse_steps(text: str | None, total: int) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        steps = [int(float(x)) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        abort(f"--at must be a comma-separated list of steps, got {text!r}")
+    if not steps:
+        abort("--at is empty: give steps like 100,1000")
+    return steps
+
+
+def schedules_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the built-in schedules with their parameters and formulas."""
+    from rich.table import Table
+
+    from convexlaw.schedules import REGISTRY
+
+    rows = []
+    for name, d in REGISTRY.items():
+        params = [{"name": p.name, "default": p.default, "kind": p.kind,
+                   "min": p.lo, "max": p.hi, "choices": list(p.choices), "help": p.help}
+                  for p in d.params]
+        rows.append({"name": name, "aliases": list(d.aliases), "modifier": d.modifier,
+                     "summary": d.summary, "formula": d.formula, "params": params})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Schedules  (spec: NAME(key=value,...)+warmup(W); durations < 1 are "
+                  "fractions of the run, ≥ 1 are steps)", show_lines=True)
+    table.add_column("name", style="bold cyan")
+    table.add_column("parameters (default)")
+    table.add_column("formula, s = 0…n−1")
+    for r in rows:
+        params = ", ".join(
+            f"{p['name']}={p['default']}" + (f" ∈ {{{','.join(p['choices'])}}}" if p["choices"]
+                                             else "")
+            for p in r["params"]) or "—"
+        name = r["name"] + (" (modifier)" if r["modifier"] else "")
+        if r["aliases"]:
+            name += "\n" + ", ".join(r["aliases"])
+        table.add_row(name, params, f"{r['summary']}\n[dim]{r['formula']}[/]")
+    console.print(table)
+
+
+def bound_cmd(
+    spec: Annotated[str, typer.Argument(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")],
+    steps: Annotated[int, typer.Option("--steps", "-T", help="Horizon T (updates).", min=1)],
+    peak: Annotated[float | None, typer.Option(help="Peak LR (default: the optimal one).")] = None,
+    D: Annotated[float, typer.Option("--D", help="Distance to the optimum.", min=0)] = 1.0,
+    G: Annotated[float, typer.Option("--G", help="Gradient-norm bound.", min=0)] = 1.0,
+    at: Annotated[str | None, typer.Option(help="Steps to report, e.g. 10,100,1000.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG).")] = None,
+) -> None:
+    """The last-iterate bound Ω_t of a schedule, and its optimal peak learning rate."""
+    import numpy as np
+
+    from convexlaw.bound import bound, optimal_peak
+    from convexlaw.schedules import schedule
+
+    try:
+        best_peak, best_omega = optimal_peak(spec, steps, D=D, G=G)
+        use_peak = best_peak if peak is None else peak
+        lrs = schedule(spec, steps, peak=use_peak)
+        chosen = _parse_steps(at, steps)
+        if chosen is None:
+            grid = np.unique(np.round(np.geomspace(1, steps, min(steps, 8))).astype(int))
+            chosen = grid.tolist()
+        every = bound(lrs, D=D, G=G) if plot is not None else None
+        omega = every[np.asarray(chosen) - 1] if every is not None else bound(lrs, D, G, chosen)
+    except ValueError as err:
+        abort(str(err))
+    result = {
+        "spec": spec, "steps": steps, "D": D, "G": G, "peak": use_peak,
+        "optimal_peak": best_peak, "optimal_bound": best_omega,
+        "at": chosen, "bound": omega,
+    }
+    if plot is not None:
+        from convexlaw.plot import plot_bound
+
+        title = f"{spec}, T={steps}, peak={use_peak:.4g}"
+        result["plot"] = str(plot_bound(lrs, every, plot, title))
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    console.print(f"[bold]{spec}[/], T = {steps}, D = {D:g}, G = {G:g}")
+    console.print(f"optimal peak η* = {best_peak:.6g}  →  Ω*_T = {best_omega:.6g}"
+                  + ("" if peak is None else f"; using peak {peak:g}"))
+    table = Table("step t", "η_t", "Ω_t")
+    for t, o in zip(chosen, omega, strict=True):
+        table.add_row(str(t), f"{lrs[t - 1]:.6g}", f"{o:.6g}")
+    console.print(table)
+    if plot is not None:
+        console.print(f"figure: {result['plot']}")
+
+
+def exam_cmd(
+    specs: Annotated[
+        list[str] | None, typer.Argument(help="Schedule specs (default: all built-in).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG).")] = None,
+) -> None:
+    """The qualifying exam: is √T·Ω*_T bounded as T grows (optimal O(1/√T) rate)?"""
+    from rich.progress import track
+
+    from convexlaw.exam import BUILTIN_FAMILIES, exam
+
+    names = specs or list(BUILTIN_FAMILIES)
+    results = []
+    try:
+        for s in track(names, description="examining", console=console, transient=True,
+                       disable=as_json):
+            results.append(exam(s))
+    except ValueError as err:
+        abort(str(err))
+    figure = None
+    if plot is not None:
+        from convexlaw.plot import plot_exam
+
+        figure = str(plot_exam(results, plot))
+    if as_json:
+        print_json([r.to_dict() for r in results])
+        return
+    from rich.table import Table
+
+    table = Table(title="Qualifying exam: √T·Ω*_T for T = 10² … 10⁷ (D = G = 1, peak tuned)")
+    table.add_column("schedule", style="bold")
+    table.add_column("verdict")
+    table.add_column("√T·Ω* at 10⁷", justify="right")
+    table.add_column("c  (η* = D/(G√(cT)))", justify="right")
+    table.add_column("growth")
+    for r in results:
+        colour = "green" if r.verdict == "pass" else "red"
+        table.add_row(r.spec, f"[{colour}]{r.verdict}[/]", f"{r.scaled_bound[-1]:.4f}",
+                      f"{r.c:.4g}" if r.c is not None else "—",
+                      "bounded" if r.verdict == "pass" else
+                      f"like {r.growth}, ×{10 ** r.slope:.3f}/decade")
+    console.print(table)
+    if figure:
+        console.print(f"figure: {figure}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("schedules")(schedules_cmd)
+    app.command("bound")(bound_cmd)
+    app.command("exam")(exam_cmd)

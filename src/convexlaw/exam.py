@@ -1,0 +1,159 @@
+"""The qualifying exam: does a schedule family reach SGD's optimal O(1/√T) rate?
+
+With η = η_peak·s(t/T) and the peak tuned at every horizon, the bound is
+Ω*_T = 2√(A_T B_T) (``bound.peak_split``). A family qualifies when √T·Ω*_T stays bounded as
+T → ∞; then η*_peak·√T tends to a constant k, i.e. η*_peak = D/(G√(cT)) with c = 1/k²
+(at D = G = 1). Linear decay to zero is the worst-case optimum: √T·Ω*_T → 2DG.
+
+The exam measures √T·Ω*_T at D = G = 1 for T = 10² … 10⁷ (training-free, seconds):
+bounded → ``pass`` with the limit, c and k; growing → ``fail`` with the measured growth
+(like log T, √(log T) or a power of T).
+
+>>> r = exam("linear", horizons=[10**3, 10**4, 10**5, 10**6])
+>>> r.verdict, round(r.limit, 2)
+('pass', 2.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convexlaw.bound import peak_split
+from convexlaw.schedules import shape
+
+__all__ = ["BUILTIN_FAMILIES", "ExamResult", "exam", "exam_all"]
+
+HORIZONS = np.unique(np.round(np.logspace(2, 7, 11)).astype(np.int64))
+
+# Schedule families examined by default, with the verdict theory expects.
+BUILTIN_FAMILIES: dict[str, str] = {
+    "linear": "pass",
+    "cosine": "pass",
+    "cosine+warmup(0.05)": "pass",
+    "wsd(cooldown=0.2)": "pass",
+    "wsd(cooldown=0.2,shape=sqrt)": "pass",
+    "wsd(cooldown=0.2,shape=cosine)": "pass",
+    "poly(power=2)": "pass",
+    "poly(power=0.5)": "pass",
+    "onecycle": "pass",
+    "restarts(cycles=4)": "pass",
+    "constant": "fail",
+    "cosine(final=0.1)": "fail",
+    "linear(final=0.1)": "fail",
+    "step(milestones=[0.5,0.75],factor=0.1)": "fail",
+    "exponential(final=0.01)": "fail",
+    "rsqrt": "fail",
+    "inverse": "fail",
+}
+
+# Bounded: over the last decade the log-log slope of √T·Ω* is below this. Converging
+# families change by < 1e-5 per decade at 10⁷; schedules with a floor grow like √(log T)
+# with slopes ≥ 1.5e-3 there.
+_FLAT = 5e-4
+
+
+@dataclass
+class ExamResult:
+    """Outcome of the exam for one schedule family (constants at D = G = 1)."""
+
+    spec: str
+    verdict: str  # "pass" | "fail"
+    horizons: np.ndarray
+    scaled_bound: np.ndarray  # √T·Ω*_T
+    scaled_peak: np.ndarray  # η*_peak·√T
+    slope: float  # d log(√T·Ω*) / d log T over the last decade
+    growth: str  # "bounded", "log T", "√(log T)" or "T^k"
+    limit: float | None = None  # lim √T·Ω*_T (pass)
+    k: float | None = None  # lim η*_peak·√T (pass)
+    c: float | None = None  # η*_peak = D/(G√(cT)), c = 1/k² (pass)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.verdict == "pass":
+            return (f"pass: √T·Ω*_T → {self.limit:.4f}·DG, η*_peak = D/(G√({self.c:.4g}·T)) "
+                    f"= {self.k:.4f}·D/(G√T)")
+        return (f"fail: √T·Ω*_T grows like {self.growth} "
+                f"(×{math.exp(self.slope * math.log(10)):.3f} per decade at T = "
+                f"{self.horizons[-1]:.0e}, {self.scaled_bound[-1]:.3f})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "verdict": self.verdict,
+            "summary": self.summary(),
+            "limit": self.limit,
+            "c": self.c,
+            "k": self.k,
+            "growth": self.growth,
+            "slope_per_log_T": self.slope,
+            "horizons": self.horizons.tolist(),
+            "sqrtT_omega_star": self.scaled_bound.tolist(),
+            "sqrtT_peak_star": self.scaled_peak.tolist(),
+            "notes": self.notes,
+        }
+
+
+def _growth(T: np.ndarray, v: np.ndarray) -> str:
+    """Name the law that best fits √T·Ω* over the last four points: log, √log or power."""
+    x, y = np.log(T[-4:]), v[-4:]
+    candidates = {
+        "log T": (x, y),
+        "√(log T)": (x, y**2),
+        "T^k": (x, np.log(y)),
+    }
+    best, best_err = "", np.inf
+    for name, (u, z) in candidates.items():
+        if not np.all(np.isfinite(z)):
+            continue
+        coef = np.polyfit(u, z, 1)
+        fit = np.polyval(coef, u)
+        with np.errstate(over="ignore"):
+            pred = {"log T": fit, "√(log T)": np.sqrt(np.maximum(fit, 0)),
+                    "T^k": np.exp(fit)}[name]
+        err = np.max(np.abs(pred - y) / y)
+        if err < best_err:
+            best, best_err = name, err
+    if best == "T^k":
+        k = np.polyfit(x, np.log(y), 1)[0]
+        return f"T^{k:.2f}"
+    return best
+
+
+def exam(spec: str | ArrayLike, horizons: ArrayLike | None = None) -> ExamResult:
+    """Run the qualifying exam on one schedule family (a spec string).
+
+    √T·Ω*_T is computed at D = G = 1 for each horizon (default 10² … 10⁷, two per decade).
+    """
+    T = HORIZONS if horizons is None else np.asarray(horizons, dtype=np.int64)
+    if T.ndim != 1 or T.size < 3 or np.any(T < 2) or np.any(np.diff(T) <= 0):
+        raise ValueError(f"horizons must be >= 3 increasing integers >= 2, got {T!r}")
+    notes: list[str] = []
+    scaled_bound, scaled_peak = np.empty(T.size), np.empty(T.size)
+    for i, n in enumerate(T):
+        s = shape(spec, int(n))
+        last = int(np.flatnonzero(s > 0)[-1]) + 1
+        if last < n and not notes:
+            notes.append(f"learning rate is 0 at the end; the bound is evaluated at the last "
+                         f"step with a positive learning rate (step {last} of {n})")
+        A, B, _ = peak_split(s, at=last)
+        scaled_bound[i] = 2 * math.sqrt(A * B) * math.sqrt(n)
+        scaled_peak[i] = math.sqrt(A / B) * math.sqrt(n)
+    decade = np.log(T[-1] / T[-3]) if T.size >= 3 else np.log(T[-1] / T[0])
+    slope = float(np.log(scaled_bound[-1] / scaled_bound[-3]) / decade)
+    name = spec if isinstance(spec, str) else "array"
+    if slope < _FLAT:
+        k = float(scaled_peak[-1])
+        return ExamResult(name, "pass", T, scaled_bound, scaled_peak, slope, "bounded",
+                          limit=float(scaled_bound[-1]), k=k, c=1.0 / k**2, notes=notes)
+    return ExamResult(name, "fail", T, scaled_bound, scaled_peak, slope,
+                      _growth(T, scaled_bound), notes=notes)
+
+
+def exam_all(specs: list[str] | None = None) -> list[ExamResult]:
+    """The exam for each spec (default: every built-in family)."""
+    return [exam(s) for s in (specs or list(BUILTIN_FAMILIES))]

@@ -1,0 +1,127 @@
+"""Multi-Power Law (Luo et al., ICLR 2025, arXiv 2503.12811), 7 parameters.
+
+    L̂(t) = L0 + A·(S1(t) + S_W)^(−α) − LD(t)
+    LD(t) = B · Σ_{k ≤ t} (η_{k−1} − η_k) · G(η_k^(−γ) · S_k(t)),   S_k(t) = η_k + … + η_t
+    G(x)  = 1 − (C·x + 1)^(−β)
+
+S1 + S_W is the whole LR area P_t (warm-up included); the loss-drop sum runs over the
+updates after the peak (η_0 = the peak). Parameters: L0, A, α, B, C, β, γ.
+
+Evaluation is vectorised: the LR drops are grouped into blocks (split at every observed
+step, at most ``max_blocks`` per run besides) and each block enters with its total drop at
+the drop-weighted mean of η_k and P_{k−1}; with the default 2000 blocks the result agrees
+with the per-step sum to ~1e-6 relative on the 25M curves (tests/test_baselines.py).
+
+>>> import numpy as np
+>>> m = MultiPowerLaw.from_params({"L0": 2.0, "A": 1.0, "alpha": 0.5, "B": 100.0,
+...                                 "C": 1.0, "beta": 0.5, "gamma": 0.5})
+>>> float(m.predict(np.full(100, 0.01), [100])[0])    # constant LR: no drop term
+3.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convexlaw.baselines._robust import RobustModel, decay_changes, lr_area
+from convexlaw.baselines.powerlaw import powerlaw_starts
+from convexlaw.curve.base import CurveData
+
+__all__ = ["MultiPowerLaw", "drop_blocks"]
+
+
+def drop_blocks(lrs: np.ndarray, steps: np.ndarray, max_blocks: int | None = 2000):
+    """Blocks of LR drops for the LD sum at 1-based ``steps``.
+
+    Returns (S, mask, log_eta, delta): S[i, b] = P_{t_i} − P̄_{k−1}(b) (0 where the block
+    lies after t_i), mask[i, b] = block b is in the past of t_i, log η̄_b and total Δ_b.
+    ``max_blocks=None`` keeps every drop as its own block (exact).
+    """
+    k, dk = decay_changes(lrs)
+    P = np.cumsum(lrs)
+    steps = np.asarray(steps, dtype=np.int64)
+    if k.size == 0:
+        z = np.zeros((steps.size, 0))
+        return z, z.astype(bool), np.zeros(0), np.zeros(0)
+    # interval j: number of observations at or before update k (1-based update k+1)
+    j = np.searchsorted(steps - 1, k, side="left")
+    if max_blocks is None or k.size <= max_blocks:
+        bucket = np.arange(k.size)
+    else:
+        bucket = (k - k[0]) * max_blocks // (k[-1] - k[0] + 1)
+    key = j.astype(np.int64) * (int(bucket.max()) + 1) + bucket
+    _, blk = np.unique(key, return_inverse=True)
+    w = np.abs(dk)
+    wsum = np.bincount(blk, weights=w)
+    delta = np.bincount(blk, weights=dk)
+    eta = np.bincount(blk, weights=w * lrs[k]) / wsum
+    pprev = np.bincount(blk, weights=w * P[k - 1]) / wsum
+    jb = np.bincount(blk, weights=j) / np.bincount(blk)
+    obs = np.arange(steps.size)
+    mask = jb[None, :] <= obs[:, None] + 1e-9
+    S = np.where(mask, P[steps - 1][:, None] - pprev[None, :], 0.0)
+    return S, mask, np.log(eta), delta
+
+
+class MultiPowerLaw(RobustModel):
+    """``mpl``: the Multi-Power Law, robust log-loss fit from several starts."""
+
+    name = "mpl"
+
+    def __init__(self, kind: str | None = None, burn_in: int = 0, max_blocks: int = 2000,
+                 loss: str = "soft_l1", f_scale: float = 1e-3) -> None:
+        super().__init__(kind=kind, burn_in=burn_in, loss=loss, f_scale=f_scale)
+        self.max_blocks = max_blocks
+
+    def _spec(self):
+        return [("L0", 0.0, np.inf, False), ("A", 1e-12, 1e12, True),
+                ("alpha", 1e-3, 5.0, False), ("B", 1e-9, 1e15, True),
+                ("C", 1e-12, 1e15, True), ("beta", 1e-3, 10.0, False),
+                ("gamma", 0.0, 2.0, False)]
+
+    def _blocks(self, d: CurveData):
+        key = ("mpl_blocks", self.max_blocks)
+        if key not in d.cache:
+            d.cache[key] = drop_blocks(d.lrs, d.steps, self.max_blocks)
+        return d.cache[key]
+
+    def _starts(self, data):
+        peak = max(d.peak for d in data)
+        out = []
+        base = powerlaw_starts(data)
+        for s in (base[1], base[3]):
+            for gamma in (0.3, 0.6):
+                # C·η^(−γ)·S ≈ 1 after ~300 steps at the peak
+                C = 1.0 / (300.0 * peak ** (1.0 - gamma))
+                out.append({**s, "B": 0.3 / peak, "C": C, "beta": 0.6, "gamma": gamma})
+        return out
+
+    def _evaluate(self, p, d):
+        S, mask, log_eta, delta = self._blocks(d)
+        pred = p["L0"] + p["A"] * lr_area(d) ** (-p["alpha"])
+        if delta.size == 0:
+            return pred
+        x = S * np.exp(-p["gamma"] * log_eta)[None, :]
+        g = np.where(mask, 1.0 - (p["C"] * x + 1.0) ** (-p["beta"]), 0.0)
+        return pred - p["B"] * (g @ delta)
+
+    def _gradient(self, p, d):
+        S, mask, log_eta, delta = self._blocks(d)
+        P = lr_area(d)
+        pa = P ** (-p["alpha"])
+        cols = {"L0": np.ones(P.size), "A": pa, "alpha": -p["A"] * pa * np.log(P)}
+        if delta.size == 0:
+            z = np.zeros(P.size)
+            cols.update(B=z, C=z, beta=z, gamma=z)
+        else:
+            x = S * np.exp(-p["gamma"] * log_eta)[None, :]
+            u = p["C"] * x + 1.0
+            upow = np.where(mask, u ** (-p["beta"]), 1.0)
+            dGdu = p["beta"] * upow / u                      # d(1 − u^−β)/du
+            B = p["B"]
+            cols["B"] = -((1.0 - upow) @ delta)
+            cols["C"] = -B * ((dGdu * x) @ delta)
+            cols["beta"] = -B * ((upow * np.log(u)) @ delta)
+            cols["gamma"] = -B * ((dGdu * p["C"] * x * -log_eta[None, :]) @ delta)
+        return np.column_stack([cols[k] for k in ("L0", "A", "alpha", "B", "C", "beta",
+                                                  "gamma")])

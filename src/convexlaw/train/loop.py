@@ -1,0 +1,166 @@
+"""The training loop: one config in, one :class:`convexlaw.runs.Run` out.
+
+Steps convention (the project's): update t = 1..T uses ``lrs[t-1]``.
+
+- ``train`` curve, step t: the minibatch loss of update t, i.e. measured on the
+  parameters after t-1 updates, on the batch that update t then learns from.
+- ``val`` curve, step t: the loss on the fixed held-out set after t updates (every
+  ``eval_every`` updates and after the last). The held-out loss before any update is kept
+  as ``tags["initial_val"]``.
+- ``grad_norm`` curve, step t: the L2 norm of the minibatch gradient of update t (before
+  clipping), at the same steps as ``val``.
+
+A non-finite loss (or a training loss above ``DIVERGE_RATIO`` times the first one) ends
+the run with status "diverged": the curves keep every point up to and including the one
+that blew up. Same config and seed, same curves (bit for bit, at a fixed thread count).
+An interrupted run is simply run again: pilot runs are short, so there are no checkpoints.
+
+Example::
+
+    >>> run = train(TrainConfig(model="mlp", size=32, dataset="digits", steps=50,
+    ...                         schedule="cosine", peak=0.1))
+    >>> run.status, run.T, run.curves["val"][0][-1]
+    ('finished', 50, 50)
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Callable
+from importlib import metadata
+
+import numpy as np
+import torch
+
+from convexlaw import schedule
+from convexlaw.runs import Run
+from convexlaw.schedules import lambda_lr
+
+from .config import HARNESS_VERSION, TrainConfig
+from .data import Batches, heldout, load_dataset
+from .models import build_model, loss_fn, param_count
+from .optim import build_optimizers
+
+DIVERGE_RATIO = 100.0  # a cross-entropy 100× its starting value has left the basin for good
+EVAL_CHUNK = 1000
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean held-out loss (eval mode, so BatchNorm uses its running statistics)."""
+    model.eval()
+    total = 0.0
+    for i in range(0, len(x), EVAL_CHUNK):
+        xb, yb = x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK]
+        total += loss_fn(model(xb), yb).item() * len(xb)
+    model.train()
+    return total / len(x)
+
+
+def grad_norm(params: list[torch.nn.Parameter]) -> float:
+    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
+
+
+def versions() -> dict[str, str]:
+    try:
+        own = metadata.version("convexlaw")
+    except metadata.PackageNotFoundError:
+        own = "unknown"
+    return {"convexlaw": own, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def train(config: TrainConfig, *, threads: int | None = 1,
+          on_eval: Callable[[int, float, float], None] | None = None) -> Run:
+    """Train one run and return it as a Run (``id`` = the config's hash).
+
+    ``threads``: torch intra-op threads for this process (``None`` leaves it alone); the
+    default 1 is what sweep workers use, so a single run reproduces a sweep's curves.
+    ``on_eval(t, train_loss, val_loss)`` is called after each held-out evaluation.
+    """
+    cfg = config.normalised()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    t_setup = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    data = load_dataset(cfg.dataset, cfg.data_path)
+    text = data.kind == "text"
+    model = build_model(cfg.model, cfg.size, cfg.depth, context=cfg.context,
+                        **({} if text else {"in_shape": tuple(data.train_x.shape[1:]),
+                                            "classes": data.classes}))
+    opts, impl = build_optimizers(cfg.optimizer, model, cfg.peak, cfg.momentum,
+                                  cfg.weight_decay)
+    scheds = [lambda_lr(o, cfg.schedule, cfg.steps) for o in opts]
+    batches = Batches(data, cfg.batch_size, cfg.seed, cfg.context)
+    val_x, val_y = heldout(data, cfg.eval_size, cfg.context)
+    params = [p for p in model.parameters() if p.requires_grad]
+    planned = schedule(cfg.schedule, cfg.steps, cfg.peak)
+
+    T, k = cfg.steps, cfg.eval_every
+    lrs, train_loss = planned.copy(), np.full(T, np.nan)
+    val_steps, val_loss, norms = [], [], []
+    status, limit, done = "finished", math.inf, 0
+    initial_val = evaluate(model, val_x, val_y)
+    t0 = time.perf_counter()
+    for t in range(1, T + 1):
+        x, y = batches.next()
+        loss = loss_fn(model(x), y)
+        value = loss.item()
+        train_loss[t - 1], done = value, t
+        if t == 1:
+            limit = DIVERGE_RATIO * value
+        if not value <= limit:  # NaN fails every comparison
+            status = "diverged"
+            break
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        loss.backward()
+        measure = t % k == 0 or t == T
+        if measure:
+            norms.append(grad_norm(params))
+        if cfg.clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        lrs[t - 1] = opts[0].param_groups[0]["lr"]  # what the optimizer really used
+        for o in opts:
+            o.step()
+        for s in scheds:
+            s.step()
+        if measure:
+            val_steps.append(t)
+            val_loss.append(evaluate(model, val_x, val_y))
+            if on_eval is not None:
+                on_eval(t, value, val_loss[-1])
+            if not (math.isfinite(val_loss[-1]) and math.isfinite(norms[-1])):
+                status = "diverged"
+                break
+    wall = time.perf_counter() - t0
+
+    steps = np.arange(1, done + 1)
+    curves = {"train": (steps, train_loss[:done])}
+    if val_steps:
+        curves["val"] = (np.array(val_steps), np.array(val_loss))
+        curves["grad_norm"] = (np.array(val_steps), np.array(norms[:len(val_steps)]))
+    per_step = cfg.batch_size * (cfg.context if text else 1)
+    tags = {
+        "model": cfg.model, "size": cfg.size, "depth": cfg.depth, "dataset": data.name,
+        "context": cfg.context if text else None, "eval_every": k, "eval_size": len(val_x),
+        "momentum": cfg.momentum, "weight_decay": cfg.weight_decay, "clip": cfg.clip,
+        "optimizer_impl": impl, "initial_val": _finite_or_none(initial_val),
+        "steps_done": done, "samples_seen": done * cfg.batch_size,
+        "tokens_seen": done * per_step if text else None,
+        "wall_time": wall, "setup_time": t0 - t_setup, "threads": torch.get_num_threads(),
+        "versions": versions(), "harness": HARNESS_VERSION, "config": cfg.key(),
+    }
+    if status == "diverged":
+        tags["diverged_at"] = done
+    return Run(name=cfg.name(), lrs=lrs, curves=curves, peak_lr=cfg.peak,
+               schedule=cfg.schedule, N=float(param_count(model)), optimizer=cfg.optimizer,
+               batch_size=cfg.batch_size, seed=cfg.seed, tags=tags, status=status,
+               id=cfg.run_id())
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None

@@ -175,6 +175,10 @@ class Law:
         if data.peak is not None:
             self.pilots_["peak"] = [float(data.peak[idx].min()), float(data.peak[idx].max())]
         self.spec_ = data.common_spec() if data.mode == "shape" else None
+        self.points_ = {"T": data.T[idx].tolist(), "horizon": data.horizon[idx].tolist(),
+                        "loss": data.loss[idx].tolist(),
+                        "peak": None if data.peak is None else data.peak[idx].tolist(),
+                        "N": None if data.N is None else data.N[idx].tolist()}
         self.boot_ = self._bootstrap(data, idx, params, fixed, predict)
         warns = [f"parameter {name} = {self.params_[name]:.4g} sits at its bound "
                  f"{self._bound_text(name)}: the data do not pin it" for name in self.at_bound_]
@@ -258,7 +262,8 @@ class Law:
             "bounds": {k: list(v) for k, v in self.bounds_.items()},
             "at_bound": list(self.at_bound_), "boot": self.boot_.tolist(),
             "t_ref": self.t_ref_, "N_ref": self.N_ref_, "spec": self.spec_,
-            "pilots": self.pilots_, "n_points": self.n_points_, "n_runs": self.n_runs_,
+            "pilots": self.pilots_, "points": self.points_, "n_points": self.n_points_,
+            "n_runs": self.n_runs_,
             "metrics": {k: _finite_or_none(float(v)) for k, v in self.metrics_.items()},
             "warnings": list(self.warnings_),
         }
@@ -283,6 +288,7 @@ class Law:
             law.N_ref_ = None if d["N_ref"] is None else float(d["N_ref"])
             law.spec_ = d["spec"]
             law.pilots_ = d["pilots"]
+            law.points_ = d["points"]
             law.n_points_, law.n_runs_ = int(d["n_points"]), int(d["n_runs"])
             law.metrics_ = {k: (float("nan") if v is None else v)
                             for k, v in d["metrics"].items()}

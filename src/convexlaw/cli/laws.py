@@ -1,0 +1,213 @@
+"""CLI: scaling laws from tables of final losses (``convexlaw laws fit`` / ``predict``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from convexlaw.cli.common import abort, console, print_json
+
+laws_app = typer.Typer(help="Scaling laws of loss and peak LR across horizon T and size N, "
+                       "from tables of final losses.", no_args_is_help=True)
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.3f} %"
+
+
+@laws_app.command("fit")
+def fit_cmd(
+    table: Annotated[Path, typer.Argument(help="CSV with columns N, T, loss, optional "
+                                          "peak_lr (absent: rows tuned at their optimum).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the fitted laws (JSON).")],
+    variant: Annotated[str, typer.Option(help="auto (fit all, held-out horizon chooses), "
+                                         "literal, distance, gradient, distance+gradient.")
+                       ] = "auto",
+    boot: Annotated[int, typer.Option(help="Bootstrap refits for intervals.", min=0)] = 200,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fit the horizon law (one size), size law (several) or tuned-loss law to a table."""
+    from convexlaw.laws import Law, fit_table, save_laws
+
+    try:
+        record = fit_table(table, variant=variant, n_boot=boot, random_state=seed)
+    except ValueError as err:
+        abort(str(err))
+    try:
+        save_laws(record, out)
+    except OSError as err:
+        abort(f"cannot write {out}: {err.strerror}")
+    chosen = Law.from_dict(record["laws"][record["chosen"]])
+    if as_json:
+        print_json({"out": str(out), "chosen": record["chosen"],
+                    "comparison": record["comparison"],
+                    "params": chosen.params_, "stderr": chosen.stderr_,
+                    "warnings": chosen.warnings_})
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{chosen.kind} variants on {table}  (hold-out: longest horizon)")
+    for col in ("variant", "k", "PredE", "WorstE", "AICc", "hold-out PredE",
+                "hold-out WorstE"):
+        t.add_column(col, justify="right" if col != "variant" else "left")
+    for r in record["comparison"]:
+        mark = " ✓" if r["chosen"] else ""
+        t.add_row(r["variant"] + mark, str(r["k"]), _pct(r["PredE"]), _pct(r["WorstE"]),
+                  f"{r['AICc']:.1f}", _pct(r["holdout_PredE"]), _pct(r["holdout_WorstE"]))
+    console.print(t)
+    console.print(f"chosen: [bold]{record['chosen']}[/] (by "
+                  f"{record['comparison'][0]['selected_by']})", highlight=False)
+    console.print(chosen.report(), highlight=False, markup=False)
+    console.print(f"wrote {out}", highlight=False)
+
+
+def _forecast_rows(law: Any, Ts: list[float], N: float | None, peak: float | None
+                   ) -> list[dict[str, Any]]:
+    rows = []
+    for T in Ts:
+        rows.append(law.forecast(T, N if law.sized else None, peak))
+    return rows
+
+
+@laws_app.command("predict")
+def predict_cmd(
+    law_file: Annotated[Path, typer.Argument(help="Law file written by `laws fit`.")],
+    T: Annotated[list[float], typer.Option("--T", help="Target horizon (repeatable), same "
+                                           "unit as the table's T.")],
+    N: Annotated[float | None, typer.Option("--N", help="Target model size.")] = None,
+    peak: Annotated[float | None, typer.Option(help="Also predict the loss at this peak LR.")
+                    ] = None,
+    variant: Annotated[str | None, typer.Option(help="Use this variant instead of the "
+                                                "chosen one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG): loss vs peak LR "
+                                              "at the pilot horizons and the targets.")
+                    ] = None,
+) -> None:
+    """Optimal peak LR η*(T) and loss L*(T) (with intervals) at target horizons and size."""
+    from convexlaw.laws import load_laws
+
+    try:
+        laws, chosen, _ = load_laws(law_file)
+    except ValueError as err:
+        abort(str(err))
+    name = variant or chosen
+    if name not in laws:
+        abort(f"{law_file} has no variant {name!r}; it has {', '.join(laws)}")
+    law = laws[name]
+    notes = []
+    if N is not None and not law.sized:
+        pil = (law.points_.get("N") or [None])[0]
+        if pil is not None and abs(N / pil - 1) > 1e-9:
+            notes.append(f"the law was fitted at one model size (N = {pil:.4g}); --N {N:.4g} "
+                         "is ignored")
+    if law.sized and N is None:
+        abort("this law spans several model sizes: give --N")
+    for name_, v in (("--T", min(T)), ("--N", N), ("--peak", peak)):
+        if v is not None and not v > 0:
+            abort(f"{name_} must be > 0, got {v:g}")
+    try:
+        rows = _forecast_rows(law, T, N, peak)
+    except ValueError as err:
+        abort(str(err))
+    if plot is not None:
+        try:
+            _plot(law, T, N, plot)
+        except ValueError as err:
+            abort(str(err))
+    if as_json:
+        print_json({"variant": name, "kind": law.kind, "forecasts": rows, "notes": notes,
+                    "plot": None if plot is None else str(plot)})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    lvl = int(round(100 * law.level))
+    t = Table(title=escape(f"{law.kind} [{name}] from {law_file}  ({lvl} % bootstrap "
+                           "intervals)"))
+    cols = ["T", "N", "η*", f"η* {lvl} %", "L*", f"L* {lvl} %"]
+    if peak is not None:
+        cols += [f"L(peak={peak:.3g})", f"{lvl} %"]
+    for c in cols:
+        t.add_column(c, justify="right")
+    for r in rows:
+        e = "—" if r["eta_star"] is None else f"{r['eta_star']:.4g}"
+        ei = ("—" if r["eta_star_interval"] is None
+              else "[{:.3g}, {:.3g}]".format(*r["eta_star_interval"]))
+        cells = [f"{r['T']:.6g}", "—" if r["N"] is None else f"{r['N']:.4g}", e, ei,
+                 f"{r['loss_star']:.4f}", "[{:.4f}, {:.4f}]".format(*r["loss_star_interval"])]
+        if peak is not None:
+            cells += [f"{r['loss']:.4f}", "[{:.4f}, {:.4f}]".format(*r["loss_interval"])]
+        t.add_row(*cells)
+    console.print(t)
+    for w in notes + sorted({w for r in rows for w in r["warnings"]}):
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if plot is not None:
+        console.print(f"wrote {plot}", highlight=False)
+
+
+def _plot(law: Any, Ts: list[float], N: float | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    pts = law.points_
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    if law.kind == "OptimumLaw":
+        T_all = np.array(pts["T"])
+        lo, hi = T_all.min() / 1.5, max(max(Ts), T_all.max()) * 1.5
+        grid = np.geomspace(lo, hi, 120)
+        Nq = N if law.sized else None
+        band = [law.forecast(t, Nq) for t in grid]
+        ax.plot(grid, [b["loss_star"] for b in band], color="C0", label="L*(T) law")
+        ax.fill_between(grid, [b["loss_star_interval"][0] for b in band],
+                        [b["loss_star_interval"][1] for b in band], color="C0", alpha=0.2)
+        sel = np.ones(T_all.size, bool) if not law.sized or pts["N"] is None else \
+            np.isclose(pts["N"], N)
+        ax.scatter(T_all[sel], np.array(pts["loss"])[sel], color="k", s=14, label="pilots")
+        ax.set_xscale("log")
+        ax.set_xlabel("T")
+        ax.set_ylabel("tuned loss L*")
+    else:
+        peaks = np.array(pts["peak"])
+        pgrid = np.geomspace(peaks.min() / 4, peaks.max() * 4, 80)
+        finals = np.array(pts["T"]) == np.array(pts["horizon"])
+        horizons = sorted(set(np.array(pts["horizon"])[finals]))
+        Nq = N if law.sized else None
+        targets = [t for t in sorted(Ts) if not any(np.isclose(t, horizons))]
+        for i, h in enumerate(horizons + targets):
+            target = i >= len(horizons)
+            y, lo, hi = law.peak_curve(h, pgrid, Nq)
+            color = f"C{i % 10}"
+            ax.plot(pgrid, y, color=color, ls="-" if target else "--",
+                    label=f"T = {h:.4g}" + (" (target)" if target else " (pilots)"))
+            ax.fill_between(pgrid, lo, hi, color=color, alpha=0.15)
+            if not target:
+                sel = finals & (np.array(pts["horizon"]) == h)
+                if law.sized and pts["N"] is not None:
+                    sel &= np.isclose(pts["N"], N)
+                ax.scatter(peaks[sel], np.array(pts["loss"])[sel], color=color, s=16)
+            e, ls = law.optimal_peak([h], Nq)
+            ax.plot(e, ls, marker="*", color=color, ms=10)
+        ax.set_xscale("log")
+        ax.set_xlabel("peak learning rate")
+        ax.set_ylabel("final loss")
+    title = f"{law.kind} [{law.variant}]" + (f", N = {N:.3g}" if N is not None else "")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as err:
+        raise ValueError(f"cannot write {path}: {err.strerror}") from None
+    finally:
+        plt.close(fig)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(laws_app, name="laws")

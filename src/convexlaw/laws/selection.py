@@ -1,0 +1,168 @@
+"""Let measurements choose between the law variants, and keep every fit in one JSON file.
+
+``compare_variants`` fits each variant on all points (in-sample error, AICc on log
+residuals) and, where the data allow, on every horizon but the longest, scoring the
+held-out longest horizon: extrapolation in T is what the laws are for, so the held-out
+error decides (the simplest variant within 5 % of the best); AICc decides (within 2 of the
+best) only when no hold-out is possible. Every variant's numbers are
+reported, the chosen one marked.
+
+>>> import numpy as np
+>>> T = np.repeat([1e3, 4e3, 16e3], 4); eta = np.tile([3e-4, 1e-3, 3e-3, 1e-2], 3)
+>>> d = LawData.from_arrays(T=T, loss=2.0 + 4.0 / (T * eta) + 25.0 * eta, peak=eta)
+>>> rows, chosen = compare_variants(d, variants=("literal", "distance"), n_boot=0)
+>>> chosen, rows[0]["selected_by"]
+('literal', 'holdout')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convexlaw.laws.base import VARIANTS, Law
+from convexlaw.laws.data import LawData
+from convexlaw.laws.horizon import HorizonLaw, SizeLaw
+from convexlaw.laws.optimum import OptimumLaw
+from convexlaw.laws.table import read_table
+from convexlaw.metrics import curve_metrics
+
+__all__ = ["compare_variants", "fit_table", "law_for", "load_laws", "save_laws"]
+
+
+def law_for(data: LawData, variant: str = "literal", **kw: Any) -> Law:
+    """The law class the data call for: tuned rows → OptimumLaw; several sizes →
+    SizeLaw; else HorizonLaw."""
+    if data.peak is None:
+        return OptimumLaw(variant=variant, **kw)
+    if data.N is not None and np.unique(data.N).size > 1:
+        return SizeLaw(variant=variant, **kw)
+    return HorizonLaw(variant=variant, **kw)
+
+
+def _holdout_split(data: LawData) -> tuple[np.ndarray, np.ndarray] | None:
+    h = data.horizon
+    longest = h.max()
+    train = np.flatnonzero(h < longest)
+    test = np.flatnonzero(h == longest)
+    if train.size == 0:
+        return None
+    return train, test
+
+
+def compare_variants(data: LawData, variants: Sequence[str] = VARIANTS, n_boot: int = 200,
+                     random_state: int = 0, **kw: Any
+                     ) -> tuple[list[dict[str, Any]], str]:
+    """Fit every variant; return one row of numbers per variant and the chosen variant.
+
+    A row: variant, k (free parameters), n, in-sample PredE/WorstE/RMSE, AICc, and on the
+    held-out longest horizon (fitted on the shorter ones) holdout_PredE/holdout_WorstE
+    (None where the shorter horizons cannot determine the variant's parameters).
+    """
+    if data.peak is None:
+        variants = [v for v in variants if v in ("literal", "distance")] or ["literal"]
+    rows = []
+    split = _holdout_split(data)
+    for v in variants:
+        law = law_for(data, v, n_boot=n_boot, random_state=random_state, **kw).fit(data)
+        m = law.metrics_
+        row: dict[str, Any] = {
+            "variant": v, "kind": law.kind, "k": int(m["k"]), "n": int(m["n"]),
+            "PredE": m["PredE"], "WorstE": m["WorstE"], "RMSE": m["RMSE"], "AICc": m["AICc"],
+            "holdout_PredE": None, "holdout_WorstE": None, "holdout": None, "law": law,
+        }
+        if split is not None:
+            train, test = split
+            one_T = np.unique(data.horizon[train]).size < 2
+            try:
+                if one_T and data.mode == "table" and "gradient" in v:
+                    # a single pilot horizon says nothing about G_t ∝ t^a
+                    raise ValueError("gradient exponent not identified")
+                sub = law_for(data, v, n_boot=0, **kw).fit(data, train)
+                pred = sub._predict(sub.params_, data, test)
+                hm = curve_metrics(data.loss[test], pred)
+                row.update(holdout_PredE=hm["PredE"], holdout_WorstE=hm["WorstE"],
+                           holdout=f"fit T < {data.horizon.max():.6g}, "
+                                   f"predict T = {data.horizon.max():.6g}")
+            except ValueError:
+                pass  # too few points below the longest horizon for this variant
+        rows.append(row)
+    # among variants about as good as the best, the simplest wins (ties are common when a
+    # freed exponent fits at its literal value)
+    if all(r["holdout_PredE"] is not None for r in rows):
+        best = min(r["holdout_PredE"] for r in rows)
+        near = [r for r in rows if r["holdout_PredE"] <= 1.05 * best + 1e-5]
+        chosen = min(near, key=lambda r: (r["k"], r["holdout_PredE"]))["variant"]
+        how = "holdout"
+    else:
+        aicc = [r["AICc"] if math.isfinite(r["AICc"]) else math.inf for r in rows]
+        near = [r for r, a in zip(rows, aicc, strict=True) if a <= min(aicc) + 2.0]
+        chosen = min(near, key=lambda r: (r["k"], r["AICc"]))["variant"]
+        how = "AICc"
+    for r in rows:
+        r["chosen"] = r["variant"] == chosen
+        r["selected_by"] = how
+    return rows, chosen
+
+
+def fit_table(path: str | Path, variant: str = "auto", n_boot: int = 200,
+              random_state: int = 0) -> dict[str, Any]:
+    """Read a table, fit (all variants if ``variant == 'auto'``), return the JSON record
+    that ``save_laws`` writes."""
+    data = read_table(path)
+    variants = VARIANTS if variant == "auto" else (variant,)
+    if variant != "auto" and variant not in VARIANTS:
+        raise ValueError(f"variant must be auto or one of {', '.join(VARIANTS)}; "
+                         f"got {variant!r}")
+    rows, chosen = compare_variants(data, variants, n_boot=n_boot, random_state=random_state)
+    return _record(rows, chosen, str(path))
+
+
+def _record(rows: list[dict[str, Any]], chosen: str, source: str) -> dict[str, Any]:
+    return {"format": 1, "source": source, "chosen": chosen,
+            "comparison": [{k: v for k, v in r.items() if k != "law"} for r in rows],
+            "laws": {r["variant"]: r["law"].to_dict() for r in rows}}
+
+
+def save_laws(record: dict[str, Any], path: str | Path) -> None:
+    """Write a ``fit_table`` record as JSON (NaN written as null)."""
+    Path(path).write_text(json.dumps(_clean(record), indent=1) + "\n")
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def load_laws(path: str | Path) -> tuple[dict[str, Law], str, dict[str, Any]]:
+    """Read a law file: ({variant: law}, chosen variant, the raw record)."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{p}: no such file")
+    try:
+        rec = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{p}: not JSON ({err.msg} at line {err.lineno})") from None
+    if isinstance(rec, dict) and "kind" in rec:  # a single law's to_dict
+        law = Law.from_dict(rec)
+        return {law.variant: law}, law.variant, {"chosen": law.variant, "laws": {}}
+    if not isinstance(rec, dict) or "laws" not in rec or "chosen" not in rec:
+        raise ValueError(f"{p}: not a convexlaw law file (expected keys 'laws' and "
+                         "'chosen', as written by `convexlaw laws fit`)")
+    try:
+        laws = {v: Law.from_dict(d) for v, d in rec["laws"].items()}
+    except ValueError as err:
+        raise ValueError(f"{p}: {err}") from None
+    if rec["chosen"] not in laws:
+        raise ValueError(f"{p}: chosen variant {rec['chosen']!r} has no law in the file")
+    return laws, rec["chosen"], rec

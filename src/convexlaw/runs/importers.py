@@ -121,13 +121,14 @@ def run_from_wandb(d: dict, path: Path, *, name: str | None = None, status: str 
         bad = np.flatnonzero((it != np.round(it)) | (it < 0) | (it > T))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"{src}: history.{what}.iter[{i}] = {it[i]!r}; expected an integer "
-                             f"in 0..iterations = {T}")
+            raise ValueError(f"{src}: history.{what}.iter[{i}] = {float(it[i])!r}; expected an "
+                             f"integer in 0..iterations = {T}")
         bad = np.flatnonzero(~np.isfinite(vals))
         if bad.size and status != "diverged":
             i = int(bad[0])
-            raise ValueError(f"{src}: history.{what} loss at iter {int(it[i])} is {vals[i]!r}; "
-                             "expected finite losses (status='diverged' keeps such a run)")
+            raise ValueError(f"{src}: history.{what} loss at iter {int(it[i])} is "
+                             f"{float(vals[i])!r}; expected finite losses (status='diverged' "
+                             "keeps such a run)")
     source: dict[str, Any] = {"file": str(Path(path).resolve()), "format": "wandb",
                               "lr": "rebuilt from config", "lr_convention": "next",
                               "schedule_rebuilt": pre.description}
@@ -137,7 +138,7 @@ def run_from_wandb(d: dict, path: Path, *, name: str | None = None, status: str 
                              "train_lr values")
         if not np.isfinite(t_lr).all() or (t_lr < 0).any():
             i = int(np.flatnonzero(~np.isfinite(t_lr) | (t_lr < 0))[0])
-            raise ValueError(f"{src}: history.train.train_lr[{i}] = {t_lr[i]!r}; expected a "
+            raise ValueError(f"{src}: history.train.train_lr[{i}] = {float(t_lr[i])!r}; expected a "
                              "finite learning rate >= 0")
         idx = t_iter.astype(np.int64)
         source["lr_check_max_rel_err"] = check_lrs(

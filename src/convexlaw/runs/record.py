@@ -45,7 +45,8 @@ def _as_curve(kind: str, pair: Any) -> Curve:
     ok = np.isfinite(steps_f) & (steps_f == np.round(steps_f))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
-        raise ValueError(f"curve {kind!r}: step {steps_f[i]!r} at index {i} is not an integer")
+        raise ValueError(f"curve {kind!r}: step {float(steps_f[i])!r} at index {i} is not an "
+                         "integer")
     return steps_f.astype(np.int64), values
 
 
@@ -166,8 +167,8 @@ class Run:
         bad = np.flatnonzero(~np.isfinite(lrs) | (lrs < 0))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"{who}: lrs[{i}] (update {i + 1}) is {lrs[i]!r}; expected finite "
-                             "learning rates >= 0")
+            raise ValueError(f"{who}: lrs[{i}] (update {i + 1}) is {float(lrs[i])!r}; expected "
+                             "finite learning rates >= 0")
         if not lrs.any():
             raise ValueError(f"{who}: all {lrs.size} learning rates are zero; expected at least "
                              "one positive learning rate")
@@ -177,7 +178,7 @@ class Run:
                 raise ValueError(f"{who}: peak_lr is {p!r}; expected a finite number > 0")
             if lrs.max() > p * (1 + 1e-9):
                 i = int(np.argmax(lrs))
-                raise ValueError(f"{who}: lrs[{i}] = {lrs[i]!r} exceeds peak_lr = {p!r}")
+                raise ValueError(f"{who}: lrs[{i}] = {float(lrs[i])!r} exceeds peak_lr = {p!r}")
         for attr, lo in (("warmup", 0), ("batch_size", 1)):
             v = getattr(self, attr)
             if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool)
@@ -228,7 +229,7 @@ class Run:
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 i = int(bad[0])
-                raise ValueError(f"{where}: value {values[i]!r} at step {steps[i]} is not "
+                raise ValueError(f"{where}: value {float(values[i])!r} at step {steps[i]} is not "
                                  "finite; expected finite losses (a run that blew up is kept "
                                  "with status='diverged')")
 

@@ -175,9 +175,15 @@ def read_tensorboard(path: Path, loss_tag: str | None = None, lr_tag: str | None
                              f"expected one of {', '.join(names)} (or give it explicitly)")
         return tag
 
-    tags = {"loss": pick(loss_tag, TRAIN_NAMES, "training loss", False),
-            "val_loss": pick(val_tag, VAL_NAMES, "validation loss", False),
-            "lr": pick(lr_tag, LR_NAMES, "learning rate", False)}
+    tags: dict[str, str | None] = {}
+    for col, given, names, what in (("loss", loss_tag, TRAIN_NAMES, "training loss"),
+                                    ("val_loss", val_tag, VAL_NAMES, "validation loss"),
+                                    ("lr", lr_tag, LR_NAMES, "learning rate")):
+        tag = pick(given, names, what, False)
+        # a tag given for one column is not picked again by name for another
+        if given is None and tag in (loss_tag, val_tag, lr_tag):
+            tag = None
+        tags[col] = tag
     if tags["loss"] is None and tags["val_loss"] is None:
         raise ValueError(f"{path}: no loss tag among {', '.join(sorted(series))}; expected one "
                          f"of {', '.join(TRAIN_NAMES + VAL_NAMES)} (or give loss_tag)")
@@ -322,7 +328,9 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         lr_rows = np.flatnonzero(has)
         lr_vals = lv[lr_rows]
 
-    last = int(max(curves[k][0][-1] for k in curves))
+    # the run lasted at least to its last logged row (an lr-only row counts: an export
+    # writes every step's lr, the losses only where measured)
+    last = int(st.max())
     source: dict[str, Any] = {"file": str(Path(t.path).resolve()), "format": t.fmt}
     warmup = N = None
     sched_spec = None
@@ -358,7 +366,7 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         shift = 0 if lr_logged == "current" else 1
         T = int(steps) if steps is not None else last
         if T < last:
-            raise ValueError(f"{src}: a loss is logged at step {last}, beyond steps = T = {T}")
+            raise ValueError(f"{src}: a row is logged at step {last}, beyond steps = T = {T}")
         if lr_rows is not None:
             idx = st[lr_rows] - 1 + shift
             inside = (idx >= 0) & (idx < T)

@@ -22,7 +22,7 @@ import math
 import time
 import warnings as _warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -57,6 +57,7 @@ class CurveData:
     steps: np.ndarray
     y: np.ndarray
     peak: float
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def T(self) -> int:

@@ -87,14 +87,14 @@ class BoundModel(CurveModel):
         return int(self.burn_in) if getattr(self, "restart", False) else 0
 
     # -- design matrix -------------------------------------------------------------------
-    def _columns(self, shape: dict[str, float], d: CurveData, build: bool) -> np.ndarray:
+    def _columns(self, shape: dict[str, float], d: CurveData, exact: bool) -> np.ndarray:
         t0 = self._offset()
         keep = d.steps > t0
         steps = d.steps[keep] - t0
         terms = run_terms(d.lrs[t0:], getattr(self, "t_ref", 1000.0), t0)
         idx = eval_index(terms.lrs, steps)
         X = terms.X(idx, shape.get("c", 0.0))
-        Y = terms.Y(shape.get("a", 0.0), idx, build=build)
+        Y = terms.Y(shape.get("a", 0.0), idx, exact=exact)
         r = d.peak / getattr(self, "peak_ref", 1e-3)
         peak = self._peak()
         sD = sG = 1.0
@@ -118,9 +118,9 @@ class BoundModel(CurveModel):
         y = np.concatenate([d.y for d in data])
         upper = float(y.min())
 
-        def design(theta: np.ndarray) -> np.ndarray:
+        def design(theta: np.ndarray, exact: bool = False) -> np.ndarray:
             shape = dict(zip(names, theta, strict=True))
-            return np.concatenate([self._columns(shape, d, build=True) for d in data])
+            return np.concatenate([self._columns(shape, d, exact) for d in data])
 
         def objective(theta: np.ndarray) -> float:
             M = design(theta)
@@ -131,7 +131,7 @@ class BoundModel(CurveModel):
         bounds = [_SHAPE[k][0] for k in names]
         grids = [_SHAPE[k][1] for k in names]
         theta, _ = search_shape(objective, bounds, grids, n_starts=self.n_starts)
-        beta, _ = solve_linear(design(theta), y, upper)
+        beta, _ = solve_linear(design(theta, exact=True), y, upper)
         params = {"L_inf": beta[0], "D2": beta[1], "G2": beta[2]}
         params.update(zip(names, theta, strict=True))
         pb = {"L_inf": (0.0, upper), "D2": (0.0, np.inf), "G2": (0.0, np.inf)}
@@ -139,7 +139,7 @@ class BoundModel(CurveModel):
         return {k: float(v) for k, v in params.items()}, pb
 
     def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
-        M = self._columns(params, d, build=False)
+        M = self._columns(params, d, exact=True)
         return M @ np.array([params["L_inf"], params["D2"], params["G2"]])
 
     @property

@@ -74,7 +74,9 @@ def search_shape(objective: Callable[[np.ndarray], float],
 
 def robust_fit(residuals: Callable[[np.ndarray], np.ndarray], starts: Sequence[np.ndarray],
                lower: np.ndarray, upper: np.ndarray, f_scale: float = 1e-3,
-               loss: str = "soft_l1", max_nfev: int = 2000) -> tuple[np.ndarray, float]:
+               loss: str = "soft_l1", max_nfev: int = 2000,
+               jac: Callable[[np.ndarray], np.ndarray] | None = None
+               ) -> tuple[np.ndarray, float]:
     """Best of several ``least_squares`` runs (robust loss) from the given starts.
 
     Returns (x, cost). Starts outside the box are clipped into it.
@@ -86,9 +88,10 @@ def robust_fit(residuals: Callable[[np.ndarray], np.ndarray], starts: Sequence[n
     for x0 in starts:
         x0 = np.clip(np.asarray(x0, dtype=np.float64), inner_lo, inner_hi)
         try:
-            res = least_squares(residuals, x0, bounds=(lower, upper), loss=loss,
+            res = least_squares(residuals, x0, jac=jac if jac is not None else "2-point",
+                                bounds=(lower, upper), loss=loss,
                                 f_scale=f_scale, x_scale="jac", max_nfev=max_nfev,
-                                xtol=1e-12, ftol=1e-12, gtol=1e-12)
+                                xtol=1e-10, ftol=1e-12, gtol=1e-10)
         except ValueError:
             continue
         if np.isfinite(res.cost) and res.cost < best_cost:

@@ -51,7 +51,7 @@ def _check_lrs(lrs: ArrayLike) -> np.ndarray:
         raise ValueError("learning rates are empty: need at least one step")
     bad = np.flatnonzero(~np.isfinite(a))
     if bad.size:
-        raise ValueError(f"learning rate at step {bad[0] + 1} is {a[bad[0]]!r}; "
+        raise ValueError(f"learning rate at step {bad[0] + 1} is {float(a[bad[0]])}; "
                          "expected a finite number")
     bad = np.flatnonzero(a < 0)
     if bad.size:
@@ -73,7 +73,8 @@ def _check_profile(g: ArrayLike | None, n: int, name: str) -> np.ndarray:
                          f"got shape {a.shape}")
     bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
     if bad.size:
-        raise ValueError(f"{name} at step {bad[0] + 1} is {a[bad[0]]!r}; expected finite >= 0")
+        raise ValueError(f"{name} at step {bad[0] + 1} is {float(a[bad[0]])}; "
+                         "expected finite >= 0")
     return a
 
 
@@ -147,7 +148,7 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
     if np.ndim(G) == 0:
         scale, g2 = None, _check_positive(G, "G") ** 2
     else:
-        scale, g2 = G, 1.0
+        scale, g2 = _check_profile(G, eta.size, "G"), 1.0
     X, Y = bound_terms(eta, scale, at)
     with np.errstate(invalid="ignore"):
         return D * D * X + g2 * Y

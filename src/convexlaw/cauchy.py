@@ -103,8 +103,11 @@ def _moment_shift(mom: np.ndarray, sigma: np.ndarray, tau: np.ndarray) -> np.nda
 
 def _scatter_add(out: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
     """out[idx[k]] += vals[k] for rows of a 2-D ``out``, repeated indices adding up."""
-    for col in range(out.shape[1]):
-        out[:, col] += np.bincount(idx, weights=vals[:, col], minlength=out.shape[0])
+    from scipy.sparse import csr_matrix
+
+    k = idx.size
+    gather = csr_matrix((np.ones(k), (idx, np.arange(k))), shape=(out.shape[0], k))
+    out += gather @ vals
 
 
 def _powers(x: np.ndarray, p: int) -> np.ndarray:

@@ -484,7 +484,8 @@ def _as_lrs(values: ArrayLike, what: str) -> np.ndarray:
         raise ValueError(f"{what} must be a non-empty 1-D sequence, got shape {a.shape}")
     bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
     if bad.size:
-        raise ValueError(f"{what} must be finite and >= 0; element {bad[0]} is {a[bad[0]]!r}")
+        raise ValueError(f"{what} must be finite and >= 0; element {bad[0]} is "
+                         f"{float(a[bad[0]])}")
     if not a.any():
         raise ValueError(f"{what} is all zeros: no learning rate to schedule")
     return a

@@ -100,7 +100,8 @@ class _LazyCurves(MutableMapping):
 
     def _load(self) -> dict:
         if self._data is None:
-            self._data = self._store._read_curves([self._id]).get(self._id, {})
+            got = self._store._read_curves([self._id]).get(self._id, {})
+            self._data = {k: got[k] for k in self._kinds if k in got}
         return self._data
 
     def __getitem__(self, k):
@@ -361,19 +362,28 @@ class RunStore:
         return " AND ".join(clauses), params
 
     def _select(self, sql: str, params: list[Any], curves: bool) -> list[Run]:
+        conn = self._connect()
+        # order the ids first: sorting whole rows would drag the LR blobs through the sorter
+        ids = [r[0] for r in conn.execute(
+            f"SELECT id FROM runs WHERE {sql} ORDER BY name, id", params)]
         cols = ", ".join(_META)
-        rows = self._connect().execute(
-            f"SELECT {cols}, lrs FROM runs WHERE {sql} ORDER BY name, id", params).fetchall()
-        loaded = self._read_curves([r[0] for r in rows]) if curves and rows else {}
+        loaded = self._read_curves(ids) if curves and ids else {}
         out = []
-        for r in rows:
+        for run_id in ids:
+            r = conn.execute(f"SELECT {cols}, lrs FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if r is None:  # deleted by another process meanwhile
+                continue
             m = _meta_dict(r[:-1])
-            c: Any = loaded.get(m["id"], {}) if curves else _LazyCurves(self, m["id"], m["kinds"])
+            if curves:
+                got = loaded.get(run_id, {})
+                c: Any = {k: got[k] for k in m["kinds"] if k in got}
+            else:
+                c = _LazyCurves(self, run_id, m["kinds"])
             out.append(Run(name=m["name"], lrs=np.frombuffer(r[-1], dtype="<f8").copy(),
                            curves=c, peak_lr=m["peak_lr"], schedule=m["schedule"],
                            warmup=m["warmup"], N=m["N"], optimizer=m["optimizer"],
                            batch_size=m["batch_size"], seed=m["seed"], tags=m["tags"],
-                           status=m["status"], id=m["id"]))
+                           status=m["status"], id=run_id))
         return out
 
     def _read_curves(self, ids: list[str]) -> dict[str, dict[str, tuple]]:
@@ -382,7 +392,7 @@ class RunStore:
         for chunk in range(0, len(ids), 500):
             part = ids[chunk:chunk + 500]
             q = ("SELECT run_id, kind, steps, vals FROM curves WHERE run_id IN "
-                 f"({', '.join('?' * len(part))}) ORDER BY rowid")
+                 f"({', '.join('?' * len(part))})")
             for run_id, kind, steps, vals in conn.execute(q, part):
                 out[run_id][kind] = (np.frombuffer(steps, dtype="<i8").copy(),
                                      np.frombuffer(vals, dtype="<f8").copy())

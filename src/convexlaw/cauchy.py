@@ -60,10 +60,12 @@ class _Prefix:
 
 @lru_cache(maxsize=4)
 def _binomials(p: int) -> np.ndarray:
-    from scipy.special import comb
-
-    n = np.arange(2 * p)
-    return comb(n[:, None], n[None, :])  # C[n, m]
+    """Pascal's triangle C[n, m] for n, m < 2p (exact in float64 up to n = 56)."""
+    C = np.zeros((2 * p, 2 * p))
+    C[:, 0] = 1.0
+    for n in range(1, 2 * p):
+        C[n, 1:] = C[n - 1, 1:] + C[n - 1, :-1]
+    return C
 
 
 def _taylor_shift(coef: np.ndarray, sigma: np.ndarray, tau: np.ndarray) -> np.ndarray:
@@ -220,7 +222,7 @@ def _near_field(w: np.ndarray, P: _Prefix, s: np.ndarray, t: np.ndarray, L: int,
     out = np.zeros((nleaf, L))
     W, Ph, Pl = w.reshape(nleaf, L), P.hi.reshape(nleaf, L), P.lo.reshape(nleaf, L)
     ii, jj = np.indices((L, L))
-    not_source = jj > ii - 2
+    source = (jj <= ii - 2).astype(np.float64)
 
     def sums(tt: np.ndarray, ss: np.ndarray) -> np.ndarray:
         dist = (Ph[tt][:, :, None] - Ph[ss][:, None, :]) + (Pl[tt][:, :, None] - Pl[ss][:, None, :])
@@ -231,7 +233,8 @@ def _near_field(w: np.ndarray, P: _Prefix, s: np.ndarray, t: np.ndarray, L: int,
     for a in range(0, nleaf, chunk):
         leaves = np.arange(a, min(a + chunk, nleaf))
         terms = sums(leaves, leaves)
-        terms[:, not_source] = 0.0
+        with np.errstate(invalid="ignore"):  # dead targets: inf·0, cleared below
+            terms *= source
         terms[~np.isfinite(terms)] = 0.0
         out[leaves] += terms.sum(axis=2)
     for a in range(0, s.size, chunk):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from convexlaw import bound, schedule
 from convexlaw.cli import app
 from convexlaw.laws import (
+    VARIANTS,
     HorizonLaw,
     Law,
     LawData,
@@ -62,11 +63,13 @@ def test_literal_closed_forms_exact():
     assert transfer(e[0], 1e3, 1e6) == pytest.approx(e[2], rel=1e-6)
 
 
-@pytest.mark.parametrize("variant", ["distance", "gradient", "distance+gradient"])
+@pytest.mark.parametrize("variant", ["distance", "gradient", "peak", "distance+gradient+peak"])
 def test_optimum_minimises_the_law(variant):
     T, eta = grid()
     loss = table_loss(T, eta, c=0.4 if "distance" in variant else 0.0,
                       a=-0.15 if "gradient" in variant else 0.0)
+    if "peak" in variant:
+        loss = 2.0 + (loss - 2.0) * (eta / 3e-3) ** 0.2
     law = HorizonLaw(variant=variant, n_boot=0).fit(LawData.from_arrays(T=T, peak=eta,
                                                                         loss=loss))
     for Tq in (3e3, 1e5):
@@ -107,6 +110,18 @@ def test_horizon_recovery_with_noise(variant, c, a):
     assert any("×8 beyond" in w for w in f["warnings"])
     for name in law.free_:
         assert math.isfinite(law.stderr_[name]) and law.stderr_[name] > 0
+
+
+def test_peak_variant_recovery():
+    T, eta = grid()
+    loss = 2.0 + (table_loss(T, eta, c=0.3) - 2.0) * (eta / 2e-3) ** 0.25
+    law = HorizonLaw(variant="distance+peak", n_boot=0).fit(
+        LawData.from_arrays(T=T, peak=eta, loss=noisy(loss, 0.001, seed=5)))
+    assert law.params_["gamma"] == pytest.approx(0.25, abs=0.05)
+    assert law.params_["c"] == pytest.approx(0.3, abs=0.05)
+    with pytest.raises(ValueError, match="unknown variant term 'speed'"):
+        HorizonLaw(variant="distance+speed").fit(LawData.from_arrays(T=T, peak=eta,
+                                                                     loss=loss))
 
 
 def test_bootstrap_interval_covers_truth():
@@ -313,7 +328,7 @@ def test_table_reads_case_insensitive_with_extras(tmp_path):
 def test_fit_table_and_load(tmp_path):
     p = _write(tmp_path, _table_text())
     rec = fit_table(p, n_boot=5)
-    assert rec["chosen"] in rec["laws"] and len(rec["comparison"]) == 4
+    assert rec["chosen"] in rec["laws"] and len(rec["comparison"]) == len(VARIANTS)
     save_laws(rec, tmp_path / "law.json")
     laws, chosen, _ = load_laws(tmp_path / "law.json")
     assert isinstance(laws[chosen], HorizonLaw)

@@ -20,9 +20,31 @@ from convexlaw.laws.data import LawData
 from convexlaw.laws.fitting import Param, fit_params
 from convexlaw.metrics import curve_metrics
 
-__all__ = ["LAW_KINDS", "VARIANTS", "Law", "curvature_warning", "reach_warnings"]
+__all__ = ["FLAGS", "LAW_KINDS", "VARIANTS", "Law", "curvature_warning", "reach_warnings",
+           "variant_flags"]
 
-VARIANTS = ("literal", "distance", "gradient", "distance+gradient")
+FLAGS = ("distance", "gradient", "peak")
+# the variants `auto` compares; any '+'-combination of FLAGS is accepted
+VARIANTS = ("literal", "distance", "gradient", "peak", "distance+gradient", "distance+peak")
+
+
+def variant_flags(variant: str) -> frozenset[str]:
+    """The freed terms of a variant: 'literal' → {}, 'distance+gradient' → both.
+
+    >>> sorted(variant_flags("distance+peak"))
+    ['distance', 'peak']
+    """
+    if not isinstance(variant, str) or not variant.strip():
+        raise ValueError(f"variant must be a string such as 'literal' or 'distance+gradient', "
+                         f"got {variant!r}")
+    if variant.strip() == "literal":
+        return frozenset()
+    parts = [p.strip() for p in variant.split("+")]
+    bad = [p for p in parts if p not in FLAGS]
+    if bad:
+        raise ValueError(f"unknown variant term {bad[0]!r} in {variant!r}: expected 'literal' "
+                         f"or a '+'-combination of {', '.join(FLAGS)}")
+    return frozenset(parts)
 LAW_KINDS: dict[str, type[Law]] = {}
 
 
@@ -122,9 +144,7 @@ class Law:
 
     def fit(self, data: LawData, idx: np.ndarray | None = None) -> Law:
         """Fit to ``data`` (optionally only the points ``idx``); returns self."""
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; "
-                             f"got {self.variant!r}")
+        self.flags_ = variant_flags(self.variant)
         if not 0 < self.level < 1:
             raise ValueError(f"level must be in (0, 1), got {self.level!r}")
         if self.n_boot < 0:
@@ -187,6 +207,10 @@ class Law:
                   if data.N is not None and self.sized else None):
             if w:
                 warns.append(w)
+        if self.n_boot and len(self.boot_) < 0.5 * self.n_boot:
+            warns.append(f"only {len(self.boot_)} of {self.n_boot} bootstrap resamples of the "
+                         f"{self.n_runs_} runs have more distinct points than the "
+                         f"{len(params)} parameters: intervals are unreliable (add runs)")
         warns += self._diagnose(data, idx)
         self.warnings_ = warns
         return self
@@ -213,7 +237,7 @@ class Law:
         for _ in range(self.n_boot):
             pick = [g for gs in strata.values() for g in rng.choice(gs, size=len(gs))]
             ib = np.concatenate([members[g] for g in pick])
-            if ib.size < len(params):
+            if np.unique(ib).size <= len(params):  # this resample cannot pin the parameters
                 continue
             try:
                 r = fit_params(params, fixed, predict, None, data.loss, ib, self.delta,
@@ -293,6 +317,7 @@ class Law:
             law.metrics_ = {k: (float("nan") if v is None else v)
                             for k, v in d["metrics"].items()}
             law.warnings_ = list(d["warnings"])
+            law.flags_ = variant_flags(law.variant)
             law._restore(d)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"malformed {d.get('kind')} record: {err!r}") from err

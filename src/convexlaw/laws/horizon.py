@@ -12,10 +12,12 @@ peak 1 (``LawData``; in table mode x = 1/T, y = 1), the loss at peak η is::
 - ``gradient`` (a free): gradient scale G_t ∝ t^a inside the bound (y from
   ``bound_terms`` with that profile; in table mode y = (T/t_ref)^(2a)), κ = −(1+2a)/2
   without the distance term.
-- ``distance+gradient``: both; in table mode κ = −(1 − c + 2a)/(2 − c).
+- ``peak`` (γ free): the whole excess × (η/η_p)^γ, η_p the pilots' geometric-mean peak
+  (REFERENCE-RESULTS "V4+5"); it reshapes the loss-versus-peak curve, not κ.
+- any '+'-combination, e.g. ``distance+gradient``: in table mode κ = −(1 − c + 2a)/(2 − c).
 
 In every variant the optimum is closed-form: with B1 = q1²·x^(1−c), B2 = q2²·y_a,
-η* = ((1−c)·B1/B2)^(1/(2−c)) and L* = L∞ + B1·η*^(c−1) + B2·η*.
+η* = ((1−c−γ)·B1/((1+γ)·B2))^(1/(2−c)) and L* = L∞ + (η*/η_p)^γ·(B1·η*^(c−1) + B2·η*).
 
 ``SizeLaw`` makes the coefficients power laws in n = N/N_ref (N_ref the pilots' geometric
 mean): L∞(N) = E + A·n^(−α), q1(N) = q1·n^β1, q2(N) = q2·n^β2, so the transfer constant
@@ -58,18 +60,22 @@ class _BoundLaw(Law):
     # ------------------------------------------------------------ structure
     def _fixed(self) -> dict[str, float]:
         fixed = {}
-        if "distance" not in self.variant:
+        if "distance" not in self.flags_:
             fixed["c"] = 0.0
-        if "gradient" not in self.variant:
+        if "gradient" not in self.flags_:
             fixed["a"] = 0.0
+        if "peak" not in self.flags_:
+            fixed["gamma"] = 0.0
         return fixed
 
     def _shape_params(self) -> list[Param]:
         out = []
-        if "distance" in self.variant:
+        if "distance" in self.flags_:
             out.append(Param("c", 0.0, _C_MAX, grid=(0.0, 0.3, 0.6)))
-        if "gradient" in self.variant:
+        if "gradient" in self.flags_:
             out.append(Param("a", -1.0, 1.0, grid=(-0.4, -0.2, 0.0, 0.2)))
+        if "peak" in self.flags_:
+            out.append(Param("gamma", -0.9, 0.9, grid=(-0.3, 0.0, 0.3)))
         return out
 
     def _check_data(self, data: LawData, idx: np.ndarray) -> None:
@@ -77,6 +83,13 @@ class _BoundLaw(Law):
             raise ValueError(f"{data.source}: the {self.kind} needs the peak LR of every "
                              "point; rows tuned at their optimum (no peak_lr) are fitted by "
                              "OptimumLaw")
+        self.peak_ref_ = float(np.exp(np.mean(np.log(data.peak[idx]))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"peak_ref": self.peak_ref_}
+
+    def _restore(self, d: dict[str, Any]) -> None:
+        self.peak_ref_ = float(d["peak_ref"])
 
     def _n(self, data: LawData, idx: np.ndarray) -> np.ndarray | float:
         return 1.0
@@ -101,8 +114,9 @@ class _BoundLaw(Law):
                ) -> dict[str, np.ndarray]:
         cols, u1, u2 = self._units(v, data, idx)
         eta = data.peak[idx]
-        cols["q1"] = u1 * eta ** (v["c"] - 1.0)
-        cols["q2"] = u2 * eta
+        f = (eta / self.peak_ref_) ** v["gamma"]
+        cols["q1"] = u1 * eta ** (v["c"] - 1.0) * f
+        cols["q2"] = u2 * eta * f
         return cols
 
     def _predict(self, v: dict[str, float], data: LawData, idx: np.ndarray) -> np.ndarray:
@@ -113,10 +127,14 @@ class _BoundLaw(Law):
                  ) -> tuple[np.ndarray, np.ndarray]:
         cols, u1, u2 = self._units(v, data, idx)
         linf = sum(v[k] * col for k, col in cols.items())
-        c = v["c"]
+        c, g = v["c"], v["gamma"]
         B1, B2 = v["q1"] ** 2 * u1, v["q2"] ** 2 * u2
-        eta = ((1.0 - c) * B1 / B2) ** (1.0 / (2.0 - c))
-        return eta, linf + B1 * eta ** (c - 1.0) + B2 * eta
+        if 1.0 - c - g <= 0:  # the excess keeps falling with η: no interior optimum
+            nan = np.full(idx.size, np.nan)
+            return nan, nan
+        eta = ((1.0 - c - g) * B1 / ((1.0 + g) * B2)) ** (1.0 / (2.0 - c))
+        f = (eta / self.peak_ref_) ** g
+        return eta, linf + f * (B1 * eta ** (c - 1.0) + B2 * eta)
 
     # ------------------------------------------------------------ diagnostics
     def _diagnose(self, data: LawData, idx: np.ndarray) -> list[str]:
@@ -249,7 +267,7 @@ class HorizonLaw(_BoundLaw):
     """L(T, η) = L∞ + q1²·x^(1−c)·η^(c−1) + q2²·y_a·η at one model size (see module doc).
 
     Parameters: ``L_inf`` (≤ min observed loss), ``q1``, ``q2`` (> 0, log-fitted), and
-    ``c`` ∈ [0, 0.95], ``a`` ∈ [−1, 1] when the variant frees them.
+    ``c`` ∈ [0, 0.95], ``a`` ∈ [−1, 1], ``gamma`` ∈ [−0.9, 0.9] when the variant frees them.
     """
 
     kind = "HorizonLaw"
@@ -340,4 +358,5 @@ class SizeLaw(_BoundLaw):
         return super().to_dict() | {"linf_form": self.linf_}
 
     def _restore(self, d: dict[str, Any]) -> None:
+        super()._restore(d)
         self.linf_ = d["linf_form"]

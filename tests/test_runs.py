@@ -62,6 +62,10 @@ def test_run_basics_and_curve_choice():
     assert len(run.id) == 16 and run.id == run.content_id()
     assert Run("r", lrs=[0.1, 0.2, 0.2, 0.1], curves=dict(run.curves)).id == run.id
     assert run.validate() is run
+    tagged = Run("t", lrs=[1.0], curves={"train": ([1], [2.0])},
+                 tags={"w": np.float32(0.5), "dims": (np.int64(3), 4), "a": np.arange(2)})
+    assert tagged.tags == {"w": 0.5, "dims": [3, 4], "a": [0, 1]}
+    json.dumps(tagged.validate().to_dict(), allow_nan=False)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -86,8 +86,11 @@ def import_cmd(
         help="Largest relative error allowed between rebuilt and logged LRs.")] = 1e-9,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import runs from files, each file all-or-nothing; failing files are reported and the
-    others still import (exit code 2 if any failed)."""
+    """Import runs from files or folders into the store.
+
+    Each file is all-or-nothing; failing files are reported, the others still import.
+    Exit code 2 if any file failed.
+    """
     from convexlaw.runs import import_files
 
     store = _store(db, must_exist=False)
@@ -328,8 +331,11 @@ def export_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")] = "jsonl",
     db: DbOpt = None,
 ) -> None:
-    """Export runs: JSONL (one full run dict per line, re-importable with all metadata) or
-    CSV (step, lr, loss columns; one file per run)."""
+    """Export runs as JSONL or CSV.
+
+    JSONL: one full run dict per line (re-importable with all metadata).
+    CSV: one file per run, a row per step t: step, lr (LR of update t), loss, val_loss...
+    """
     import json
 
     if fmt not in ("csv", "jsonl"):

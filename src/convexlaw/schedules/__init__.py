@@ -1,0 +1,113 @@
+"""Learning-rate schedules as pure functions, a registry, and a spec-string grammar.
+
+A *shape* maps step numbers ``s = 0 … n−1`` of an ``n``-step run to multipliers in
+``[0, 1]`` (peak 1). The learning rate of update ``s + 1`` is ``peak · shape[s]``.
+
+Spec grammar (one string names any schedule)::
+
+    spec  := term ("+" term)*          the first term is the base schedule,
+                                       later terms modify it (only ``warmup`` today)
+    term  := NAME | NAME "(" args ")"
+    args  := arg ("," arg)*
+    arg   := VALUE | KEY "=" VALUE      a positional VALUE fills the first parameter
+    VALUE := number | word | "[" number ("," number)* "]"
+
+Durations (``warmup``, ``cooldown``, ``milestones``, ``bounds``…) are fractions of the
+run when below 1 and step counts when 1 or more. A warm-up is a prefix: the base schedule
+runs over the steps that follow it, on its own clock.
+
+>>> schedule("linear", 4)
+array([1.  , 0.75, 0.5 , 0.25])
+>>> schedule("cosine+warmup(2)", 6, peak=0.1).round(4)
+array([0.    , 0.05  , 0.1   , 0.0854, 0.05  , 0.0146])
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convexlaw.schedules.shapes import as_lrs, resample
+from convexlaw.schedules.spec import REGISTRY, ScheduleDef, SpecError, Term, parse
+
+__all__ = [
+    "REGISTRY",
+    "ScheduleDef",
+    "SpecError",
+    "Term",
+    "lambda_lr",
+    "lr_lambda",
+    "parse",
+    "schedule",
+    "shape",
+]
+
+
+def _check_steps(steps: int) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    return int(steps)
+
+
+def shape(spec: str | ArrayLike, steps: int) -> np.ndarray:
+    """Multipliers (max 1) of a schedule over ``steps`` steps.
+
+    An array is resampled linearly onto ``steps`` points when its length differs, and
+    scaled to max 1.
+    """
+    n = _check_steps(steps)
+    if not isinstance(spec, str):
+        return resample(as_lrs(spec, "schedule array"), n, "schedule array")
+    terms = parse(spec)
+    base_def = REGISTRY[terms[0].name]
+
+    def base(k: int) -> np.ndarray:
+        return base_def.fn(k, **terms[0].kwargs) if k > 0 else np.empty(0)
+
+    fn = base
+    for t in terms[1:]:
+        fn = _wrap_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
+    m = fn(n)
+    if len(m) and m.max() > 0:
+        m = m / m.max()
+    return m
+
+
+def _wrap_modifier(mod, inner, kwargs):
+    return lambda k: mod(k, inner, **kwargs)
+
+
+def schedule(spec: str | ArrayLike, steps: int, peak: float = 1.0) -> np.ndarray:
+    """Per-step learning rates ``peak · shape`` of a run of ``steps`` updates.
+
+    Element ``s`` (0-based) is the learning rate of update ``s + 1``.
+
+    >>> schedule("wsd(cooldown=0.5)", 4, peak=2.0)
+    array([2., 2., 2., 1.])
+    """
+    if not (isinstance(peak, (int, float, np.floating)) and math.isfinite(peak) and peak > 0):
+        raise ValueError(f"peak must be a finite positive number, got {peak!r}")
+    return float(peak) * shape(spec, steps)
+
+
+def lr_lambda(spec: str | ArrayLike, steps: int) -> Callable[[int], float]:
+    """Multiplier function for ``torch.optim.lr_scheduler.LambdaLR`` (base LR = peak).
+
+    Past the last step the last multiplier is kept.
+    """
+    m = shape(spec, steps)
+    last = len(m) - 1
+    return lambda s: float(m[min(int(s), last)])
+
+
+def lambda_lr(optimizer: Any, spec: str | ArrayLike, steps: int) -> Any:
+    """A ``LambdaLR`` whose LR after ``s`` calls of ``step()`` is ``schedule(...)[s]``.
+
+    The optimizer's learning rate(s) must be set to the peak.
+    """
+    from torch.optim.lr_scheduler import LambdaLR  # torch is an optional extra
+
+    return LambdaLR(optimizer, lr_lambda(spec, steps))

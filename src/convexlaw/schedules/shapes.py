@@ -1,0 +1,258 @@
+"""The built-in schedule shapes: pure functions of the step count n → multipliers.
+
+Each is registered with its parameters and formula (``convexlaw schedules`` lists them).
+Durations below 1 are fractions of the run, from 1 on step counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convexlaw.schedules.spec import Param, SpecError, register
+
+
+def _steps_of(duration: float, n: int) -> int:
+    """A duration as a step count: fractions of ``n`` below 1, step counts from 1 on."""
+    return int(round(duration * n)) if duration < 1 else int(duration)
+
+
+def _progress(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.float64) / n
+
+
+_FINAL = Param("final", 0.0, "float", 0.0, 1.0, help="multiplier at the end")
+
+
+@register("constant", "m(s) = 1", "constant learning rate")
+def constant(n: int) -> np.ndarray:
+    return np.ones(n)
+
+
+@register("linear", "m(s) = 1 − (1 − final)·s/n", "linear decay to `final`", _FINAL,
+           aliases=("linear_decay",))
+def linear(n: int, final: float = 0.0) -> np.ndarray:
+    return 1.0 - (1.0 - final) * _progress(n)
+
+
+@register("cosine", "m(s) = final + (1 − final)·½(1 + cos(π s/n))", "cosine decay to a floor",
+           _FINAL, aliases=("cos",))
+def cosine(n: int, final: float = 0.0) -> np.ndarray:
+    return final + (1.0 - final) * 0.5 * (1.0 + np.cos(np.pi * _progress(n)))
+
+
+_COOLDOWN_SHAPES = ("linear", "cosine", "sqrt", "square", "geometric")
+
+
+def _cooldown(x: np.ndarray, shape: str, final: float) -> np.ndarray:
+    """Cool-down multiplier at progress x ∈ [0, 1) through the cool-down."""
+    if shape == "linear":
+        f = 1.0 - x
+    elif shape == "cosine":
+        f = 0.5 * (1.0 + np.cos(np.pi * x))
+    elif shape == "sqrt":
+        f = 1.0 - np.sqrt(x)
+    elif shape == "square":
+        f = 1.0 - x**2
+    else:  # geometric: final**x, the floor is reached as x → 1
+        return final**x
+    return final + (1.0 - final) * f
+
+
+@register(
+    "wsd",
+    "m(s) = 1 for s < n−C; then final + (1 − final)·f(x), x = (s − n + C)/C, with f = 1−x "
+    "(linear), ½(1+cos πx) (cosine), 1−√x (sqrt), 1−x² (square); geometric: final^x",
+    "warmup-stable-decay: constant, then a cool-down of C steps",
+    Param("cooldown", 0.2, "duration", 0.0, None, help="cool-down length"),
+    Param("shape", "linear", "choice", choices=_COOLDOWN_SHAPES, help="cool-down shape"),
+    _FINAL,
+)
+def wsd(n: int, cooldown: float = 0.2, shape: str = "linear", final: float = 0.0) -> np.ndarray:
+    if shape == "geometric" and final <= 0:
+        raise SpecError("in 'wsd': shape=geometric needs final > 0 (a geometric decay never "
+                        f"reaches 0), got final={final:g}")
+    c = min(_steps_of(cooldown, n), n)
+    m = np.ones(n)
+    if c > 0:
+        m[n - c:] = _cooldown(np.arange(c) / c, shape, final)
+    return m
+
+
+@register(
+    "step",
+    "m(s) = factor^k(s), k(s) = number of milestones ≤ s",
+    "step decay at milestones",
+    Param("milestones", [0.5, 0.75], "list", 0.0, None, help="where to decay"),
+    Param("factor", 0.1, "float", 0.0, 1.0, help="multiplier per milestone"),
+)
+def step(n: int, milestones: list[float] = (0.5, 0.75), factor: float = 0.1) -> np.ndarray:
+    ms = np.sort([_steps_of(m, n) for m in milestones])
+    k = np.searchsorted(ms, np.arange(n), side="right")
+    return factor ** k.astype(np.float64)
+
+
+@register("exponential", "m(s) = final^(s/n)", "exponential decay to `final`",
+           Param("final", 0.01, "float", 1e-300, 1.0, help="multiplier reached at s = n"),
+           aliases=("exp",))
+def exponential(n: int, final: float = 0.01) -> np.ndarray:
+    return final ** _progress(n)
+
+
+@register("poly", "m(s) = final + (1 − final)·(1 − s/n)^power", "polynomial decay",
+           Param("power", 2.0, "float", 0.0, None, help="exponent p"), _FINAL,
+           aliases=("polynomial",))
+def poly(n: int, power: float = 2.0, final: float = 0.0) -> np.ndarray:
+    return final + (1.0 - final) * (1.0 - _progress(n)) ** power
+
+
+@register(
+    "rsqrt",
+    "m(s) = min((s+1)/W, √(W/(s+1)))  (Vaswani et al. 2017; peak at s+1 = W)",
+    "inverse square root with linear warm-up",
+    Param("warmup", 0.0, "duration", 0.0, None, help="warm-up W (0: pure 1/√t)"),
+    aliases=("inverse_sqrt", "invsqrt"),
+)
+def rsqrt(n: int, warmup: float = 0.0) -> np.ndarray:
+    t = np.arange(1, n + 1, dtype=np.float64)
+    w = max(_steps_of(warmup, n), 1)
+    return np.minimum(t / w, np.sqrt(w / t))
+
+
+@register("inverse", "m(s) = 1/(1 + s/τ)", "1/t decay", Param("tau", 1.0, "float", 1e-12, None,
+           help="time constant τ in steps"), aliases=("1/t", "invtime"))
+def inverse(n: int, tau: float = 1.0) -> np.ndarray:
+    return 1.0 / (1.0 + np.arange(n) / tau)
+
+
+@register(
+    "onecycle",
+    "cosine from 1/div up to 1 over the first pct·n steps, then cosine down to "
+    "1/(div·final_div) (PyTorch OneCycleLR, anneal='cos')",
+    "one-cycle policy",
+    Param("pct", 0.3, "float", 0.0, 1.0, help="fraction of steps rising"),
+    Param("div", 25.0, "float", 1.0, None, help="peak / initial"),
+    Param("final_div", 1e4, "float", 1.0, None, help="initial / final"),
+)
+def onecycle(n: int, pct: float = 0.3, div: float = 25.0, final_div: float = 1e4) -> np.ndarray:
+    up = int(round(pct * n))
+    lo, end = 1.0 / div, 1.0 / (div * final_div)
+    m = np.empty(n)
+    x = np.arange(up) / max(up, 1)
+    m[:up] = lo + (1 - lo) * 0.5 * (1 - np.cos(np.pi * x))
+    down = n - up
+    x = np.arange(down) / max(down, 1)
+    m[up:] = end + (1 - end) * 0.5 * (1 + np.cos(np.pi * x))
+    return m
+
+
+@register(
+    "restarts",
+    "cycle i of length n_i = n₀·mult^i: final + (1 − final)·½(1 + cos(π s_i/n_i)) (SGDR)",
+    "cosine with warm restarts",
+    Param("cycles", 4, "int", 1, None, help="number of cycles"),
+    Param("mult", 1.0, "float", 1.0, None, help="cycle length multiplier"),
+    _FINAL,
+    aliases=("sgdr", "cosine_restarts"),
+)
+def restarts(n: int, cycles: int = 4, mult: float = 1.0, final: float = 0.0) -> np.ndarray:
+    lengths = mult ** np.arange(cycles)
+    edges = np.concatenate([[0.0], np.cumsum(lengths)]) / lengths.sum() * n
+    s = np.arange(n)
+    i = np.minimum(np.searchsorted(edges, s, side="right") - 1, cycles - 1)
+    x = (s - edges[i]) / (edges[i + 1] - edges[i])
+    return final + (1.0 - final) * 0.5 * (1.0 + np.cos(np.pi * x))
+
+
+@register(
+    "piecewise",
+    "m(s) = values[k], k = number of bounds ≤ s",
+    "piecewise constant",
+    Param("values", [1.0, 0.1], "list", 0.0, None, help="multipliers, one per piece"),
+    Param("bounds", [0.5], "list", 0.0, None, help="starts of pieces 2…"),
+)
+def piecewise(n: int, values: list[float] = (1.0, 0.1), bounds: list[float] = (0.5,)
+              ) -> np.ndarray:
+    if len(values) != len(bounds) + 1:
+        raise SpecError(f"in 'piecewise': {len(values)} values need {len(values) - 1} bounds, "
+                        f"got {len(bounds)}")
+    b = np.sort([_steps_of(x, n) for x in bounds])
+    return np.asarray(values, dtype=np.float64)[np.searchsorted(b, np.arange(n), side="right")]
+
+
+@register(
+    "csv",
+    "m = column / max(column), resampled linearly in s/n when its length is not n",
+    "a user's learning rates from a CSV column",
+    Param("path", "", "path", help="CSV file with a header row"),
+    Param("column", "lr", "str", help="column name"),
+)
+def csv(n: int, path: str = "", column: str = "lr") -> np.ndarray:
+    return resample(_read_csv_column(path, column), n, f"csv({path})")
+
+
+@register(
+    "warmup",
+    "m(s) = start + (1 − start)·r(s/W) for s < W, r(x) = x (linear) or ½(1 − cos πx) "
+    "(cosine); the base schedule follows on steps W … n−1",
+    "warm-up prefix of any schedule",
+    Param("steps", 0.0, "duration", 0.0, None, help="warm-up length W"),
+    Param("start", 0.0, "float", 0.0, 1.0, help="multiplier at s = 0"),
+    Param("shape", "linear", "choice", choices=("linear", "cosine"), help="ramp shape"),
+    modifier=True,
+)
+def warmup(n: int, base: Callable[[int], np.ndarray], steps: float = 0.0, start: float = 0.0,
+           shape: str = "linear") -> np.ndarray:
+    w = min(_steps_of(steps, n), n)
+    x = np.arange(w) / max(w, 1)
+    ramp = x if shape == "linear" else 0.5 * (1.0 - np.cos(np.pi * x))
+    return np.concatenate([start + (1.0 - start) * ramp, base(n - w)])
+
+
+def as_lrs(values: ArrayLike, what: str) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{what} must be a non-empty 1-D sequence, got shape {a.shape}")
+    bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
+    if bad.size:
+        raise ValueError(f"{what} must be finite and >= 0; element {bad[0]} is "
+                         f"{float(a[bad[0]])}")
+    if not a.any():
+        raise ValueError(f"{what} is all zeros: no learning rate to schedule")
+    return a
+
+
+def resample(a: np.ndarray, n: int, what: str) -> np.ndarray:
+    a = as_lrs(a, what)
+    if a.size != n:
+        a = np.interp(np.arange(n) / n, np.arange(a.size) / a.size, a)
+    return a / a.max()
+
+
+def _read_csv_column(path: str, column: str) -> np.ndarray:
+    import csv as csvlib
+
+    p = Path(path)
+    if not path or not p.is_file():
+        raise SpecError(f"csv schedule: file {path!r} not found")
+    with p.open(newline="") as fh:
+        rows = list(csvlib.reader(fh))
+    if not rows:
+        raise SpecError(f"csv schedule: {path} is empty")
+    header = [h.strip() for h in rows[0]]
+    if column not in header:
+        raise SpecError(f"csv schedule: {path} has no column {column!r}; columns: {header}")
+    j = header.index(column)
+    out = []
+    for i, row in enumerate(rows[1:], start=2):
+        try:
+            out.append(float(row[j]))
+        except (IndexError, ValueError):
+            raise SpecError(f"csv schedule: {path} line {i}, column {column!r}: expected a "
+                            f"number, got {row[j] if j < len(row) else '(missing)'!r}") from None
+    if not out:
+        raise SpecError(f"csv schedule: {path} has a header but no rows")
+    return np.asarray(out)

@@ -3,10 +3,11 @@
 For a run with LRs η and a gradient profile G_t = G·(t/t_ref)^a, the bound is
 Ω_t = D²·X_t + G²·Y_t(a) (``convexlaw.bound_terms``). Fitting searches over a, and each
 exact Y(a) is one fast-bound call over the whole run; so a run's Y is computed once on a
-grid of a (step 1/4, one step beyond the search range) and interpolated by a cubic spline in a on log Y. Interpolation
-error (measured on the published 25M and 124M runs) is ≤ 3e-3 relative in Y inside the
-search range, so the spline only guides the search: the final coefficients, standard
-errors and every prediction use the exact Y at the fitted a.
+grid of a (step 1/4, reaching one step beyond the search range) and interpolated by a
+cubic spline in a on log Y. The interpolation error, measured on the published 25M and
+124M runs, is at most 3e-3 relative in Y inside the search range; so the spline only
+guides the search, and the final coefficients, standard errors and every prediction use
+the exact Y at the fitted a.
 
 Steps with η_t = 0 (the bound is +∞ there) are evaluated at the last earlier step with a
 positive LR, as DESIGN §1 asks.

@@ -71,6 +71,13 @@ def pcols(p: dict) -> list[str]:
 PHEAD = ["L∞", "c", "a", "γ"]
 
 
+def interval(lo: float, hi: float, fmt: str) -> str:
+    """[lo, hi], or n/a when the bootstrap could not resample (too few runs)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return "[n/a]"
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"
+
+
 def pct(x: float | None) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{100 * x:+.2f} %"
 
@@ -150,8 +157,8 @@ def case_c(runs, results, n_boot: int) -> None:
                 f = law.forecast(T, shape=COS_ZERO)
                 lo, hi = f["eta_star_interval"]
                 llo, lhi = f["loss_star_interval"]
-                cells += [f"{f['eta_star']:.2e} [{lo:.1e}, {hi:.1e}]",
-                          f"{f['loss_star']:.3f} [{llo:.3f}, {lhi:.3f}]"]
+                cells += [f"{f['eta_star']:.2e} {interval(lo, hi, '.1e')}",
+                          f"{f['loss_star']:.3f} {interval(llo, lhi, '.3f')}"]
                 rec["forecasts"].append(f)
             at50 = [float(law.predict(50000, p, shape=COS_ZERO, at=49800))
                     for p in (5e-4, 1e-3, 2e-3)]
@@ -159,7 +166,9 @@ def case_c(runs, results, n_boot: int) -> None:
             rec["loss_50k_at_peaks"] = at50
             rows.append(cells)
             results.setdefault("C", []).append(rec)
-        print(f"points = {points} ({data.n} points from {len(runs)} runs):\n")
+        note = (" — bootstrap intervals n/a: 4 runs cannot be resampled for 3–4 parameters"
+                if points == "final" else "")
+        print(f"points = {points} ({data.n} points from {len(runs)} runs){note}:\n")
         print(table(["variant", *PHEAD, "κ", "η*(25k)", "L*(25k)", "η*(50k)",
                      "L*(50k)", "η*(100k)", "L*(100k)",
                      "L(50k) at 5e-4 / 1e-3 / 2e-3"], rows))
@@ -187,6 +196,24 @@ def case_d(groups, results) -> None:
                                             "errors": errs})
     print(table(["variant", *PHEAD, "in-sample PredE",
                  *[f"err η={r.peak_lr:g}" for r in targets]], rows))
+
+
+def summary(results) -> None:
+    print("\n## Summary: mean |error| on held-out finals, by variant (best in bold)\n")
+    cases = [("A ×6.2 (constant, fit ≤ 8k)", [r for r in results["A"]
+                                               if r["fit_T_max"] == 8000.0]),
+             ("A ×2 (constant, fit ≤ 25k)", [r for r in results["A"]
+                                              if r["fit_T_max"] == 25000.0]),
+             ("B cos-10 15k → 25k (peaks 5e-4…2e-3)", [dict(r, errors=r["errors"][1:])
+                                                       for r in results["B"]]),
+             ("D cosines → constant 49.8k", results["D"])]
+    rows = []
+    for name, recs in cases:
+        errs = {r["variant"]: float(np.mean(np.abs(r["errors"]))) for r in recs}
+        best = min(errs, key=errs.get)
+        rows.append([name] + [(f"**{100 * errs[v]:.2f} %**" if v == best
+                               else f"{100 * errs[v]:.2f} %") for v in VARIANTS])
+    print(table(["case", *VARIANTS], rows))
 
 
 def case_select(groups, results) -> None:
@@ -244,6 +271,7 @@ def main() -> None:
     case_b(groups["cos10"], results)
     case_c(groups["cos0"], results, args.boot)
     case_d(groups, results)
+    summary(results)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))

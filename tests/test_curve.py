@@ -255,3 +255,38 @@ def test_mpl_protocol_on_published_curves_matches_reference():
     assert v4["metrics"]["PredE"] == pytest.approx(0.00150, abs=5e-5)
     assert v4["metrics"]["WorstE"] == pytest.approx(0.0056, abs=2e-4)
     assert 0.4 < v4["params"]["c"] < 0.6  # the literal bound (c = 0) is rejected
+
+
+@pytest.mark.skipif(not (DATA / "mpl-25m").exists(), reason="shared data not present")
+def test_cli_fit_predict_compare(tmp_path):
+    from typer.testing import CliRunner
+
+    from convexlaw.cli import app
+
+    d = DATA / "mpl-25m"
+    fit_files = [str(d / f"{n}.csv") for n in ("cosine_24000", "constant_24000", "wsdcon_9")]
+    out = tmp_path / "fit.json"
+    runner = CliRunner()
+    res = runner.invoke(app, ["fit", *fit_files, "--model", "convex-ed", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "[[Parameters]]" in res.output and out.exists()
+    res = runner.invoke(app, ["predict", str(out), "--run", str(d / "wsd_20000_24000.csv"),
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    pred = json.loads(res.output)
+    assert pred["metrics"]["PredE"] < 0.003 and len(pred["predicted"]) == len(pred["logged"])
+    res = runner.invoke(app, ["predict", str(out), "--schedule", "cosine+warmup(2160)",
+                              "--steps", "24000", "--peak", "3e-4", "--at", "24000", "--json"])
+    assert res.exit_code == 0 and 3.0 < json.loads(res.output)["predicted"][0] < 3.5
+    res = runner.invoke(app, ["predict", str(out), "--schedule", "cosine"])
+    assert res.exit_code != 0 and "--steps" in res.output
+    png = tmp_path / "cmp.png"
+    res = runner.invoke(app, ["compare", *[str(p) for p in sorted(d.glob("*.csv"))],
+                              "--models", "convex,convex-ed", "--protocol", "mpl",
+                              "--plot", str(png), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["model"] for r in rows] == ["convex", "convex-ed"]
+    assert rows[1]["metrics"]["PredE"] < rows[0]["metrics"]["PredE"] and png.stat().st_size
+    res = runner.invoke(app, ["fit", fit_files[0], "--model", "nope"])
+    assert res.exit_code != 0 and "unknown model" in res.output

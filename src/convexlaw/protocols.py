@@ -195,7 +195,7 @@ def evaluate(model: CurveModel, split: Split) -> dict[str, Any]:
     y = np.concatenate([p[0] for p in pairs])
     yhat = np.concatenate([p[1] for p in pairs])
     return {
-        "model": model.name, "label": getattr(model, "label", model.name),
+        "model": model.label,
         "split": split.label, "k": model.n_params,
         "params": dict(model.params_), "stderr": dict(model.stderr_),
         "identified": bool(model.identified_), "warnings": list(model.warnings_),

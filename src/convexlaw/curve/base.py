@@ -196,7 +196,7 @@ class CurveModel:
             "seconds": round(time.perf_counter() - t0, 3),
         }
         for w in self.warnings_:
-            _warnings.warn(f"{self.name}: {w}", FitWarning, stacklevel=2)
+            _warnings.warn(f"{self.label}: {w}", FitWarning, stacklevel=2)
         return self
 
     def _require_fit(self) -> None:
@@ -235,6 +235,11 @@ class CurveModel:
         y = np.concatenate([d.y for d in data])
         yhat = np.concatenate([self._predict_data(self.params_, d) for d in data])
         return r2(y, yhat)
+
+    @property
+    def label(self) -> str:
+        """The model's name including its variant (as the CLI spells it)."""
+        return self.name
 
     @property
     def n_params(self) -> int:
@@ -325,7 +330,7 @@ class CurveModel:
     def report(self) -> str:
         """lmfit-style text: name, value ± stderr, bounds, at-bound flag; fit statistics."""
         self._require_fit()
-        lines = [f"[[Model]] {self.name}  ({type(self).__name__}, k = {self.n_params})"]
+        lines = [f"[[Model]] {self.label}  ({type(self).__name__}, k = {self.n_params})"]
         info = getattr(self, "fit_info_", None)
         if info:
             lines.append(f"[[Fit]] runs = {len(info['runs'])}, points = {info['points']}, "
@@ -348,7 +353,7 @@ class CurveModel:
         self._require_fit()
         hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
         return {
-            "model": self.name, "class": type(self).__name__, "hyper": hyper,
+            "model": self.label, "class": type(self).__name__, "hyper": hyper,
             "params": {k: float(v) for k, v in self.params_.items()},
             "stderr": {k: _json_float(v) for k, v in self.stderr_.items()},
             "bounds": {k: [_json_float(a), _json_float(b)] for k, (a, b) in self.bounds_.items()},

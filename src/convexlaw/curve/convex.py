@@ -142,11 +142,6 @@ class BoundModel(CurveModel):
         M = self._columns(params, d, exact=True)
         return M @ np.array([params["L_inf"], params["D2"], params["G2"]])
 
-    @property
-    def label(self) -> str:
-        """Variant name in the terms of REFERENCE-RESULTS.md."""
-        return self.name
-
 
 class ConvexModel(BoundModel):
     """``convex``: L̂_t = L∞ + D²/(2P_t) + G²·Y_t — the last-iterate bound as written (V0)."""
@@ -195,6 +190,7 @@ class ConvexED(BoundModel):
 
     @property
     def label(self) -> str:
-        extra = ("+gt" if self.grad == "power" else "") + (
-            f"+peak:{self.peak}" if self.peak else "")
-        return self.name + extra
+        """convex-ed, convex-ed-gt, convex-ed-peak, convex-ed-gpeak, convex-ed-gt-split…"""
+        peak = {None: "", "bound": "-peak", "grad": "-gpeak", "split": "-split"}
+        return (self.name + ("-gt" if self.grad == "power" else "")
+                + peak.get(self.peak, f"-{self.peak}"))

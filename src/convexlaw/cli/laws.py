@@ -47,12 +47,15 @@ def fit_cmd(
                     "params": chosen.params_, "stderr": chosen.stderr_,
                     "warnings": chosen.warnings_})
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"{chosen.kind} variants on {table}  (hold-out: longest horizon)")
+    t = Table(title=escape(f"{chosen.kind} variants on {table}  (hold-out: longest "
+                           "horizon)"))
     for col in ("variant", "k", "PredE", "WorstE", "AICc", "hold-out PredE",
                 "hold-out WorstE"):
-        t.add_column(col, justify="right" if col != "variant" else "left")
+        t.add_column(col, justify="right" if col != "variant" else "left",
+                     no_wrap=col == "variant")
     for r in record["comparison"]:
         mark = " ✓" if r["chosen"] else ""
         t.add_row(r["variant"] + mark, str(r["k"]), _pct(r["PredE"]), _pct(r["WorstE"]),
@@ -128,19 +131,25 @@ def predict_cmd(
     lvl = int(round(100 * law.level))
     t = Table(title=escape(f"{law.kind} [{name}] from {law_file}  ({lvl} % bootstrap "
                            "intervals)"))
-    cols = ["T", "N", "η*", f"η* {lvl} %", "L*", f"L* {lvl} %"]
+    cols = ["T", "N", f"η* [{lvl} %]", f"L* [{lvl} %]"]
     if peak is not None:
-        cols += [f"L(peak={peak:.3g})", f"{lvl} %"]
+        cols.append(f"L at η={peak:.3g} [{lvl} %]")
     for c in cols:
-        t.add_column(c, justify="right")
+        t.add_column(c, justify="right", no_wrap=c in ("T", "N"))
+
+    def cell(v: float | None, iv: list[float] | None, fmt: str) -> str:
+        if v is None:
+            return "—"
+        if iv is None or not all(x is not None and x == x for x in iv):
+            return escape(f"{v:{fmt}} [n/a]")
+        return escape(f"{v:{fmt}} [{iv[0]:{fmt}}, {iv[1]:{fmt}}]")
+
     for r in rows:
-        e = "—" if r["eta_star"] is None else f"{r['eta_star']:.4g}"
-        ei = ("—" if r["eta_star_interval"] is None
-              else "[{:.3g}, {:.3g}]".format(*r["eta_star_interval"]))
-        cells = [f"{r['T']:.6g}", "—" if r["N"] is None else f"{r['N']:.4g}", e, ei,
-                 f"{r['loss_star']:.4f}", "[{:.4f}, {:.4f}]".format(*r["loss_star_interval"])]
+        cells = [f"{r['T']:.6g}", "—" if r["N"] is None else f"{r['N']:.4g}",
+                 cell(r["eta_star"], r["eta_star_interval"], ".3g"),
+                 cell(r["loss_star"], r["loss_star_interval"], ".4f")]
         if peak is not None:
-            cells += [f"{r['loss']:.4f}", "[{:.4f}, {:.4f}]".format(*r["loss_interval"])]
+            cells.append(cell(r["loss"], r["loss_interval"], ".4f"))
         t.add_row(*cells)
     console.print(t)
     for w in notes + sorted({w for r in rows for w in r["warnings"]}):

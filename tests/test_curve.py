@@ -290,3 +290,21 @@ def test_cli_fit_predict_compare(tmp_path):
     assert rows[1]["metrics"]["PredE"] < rows[0]["metrics"]["PredE"] and png.stat().st_size
     res = runner.invoke(app, ["fit", fit_files[0], "--model", "nope"])
     assert res.exit_code != 0 and "unknown model" in res.output
+
+
+def test_three_term_gradient_form_recovers_curve_and_matches_core_bound():
+    true = {"L_inf": 2.5, "D2": 0.2, "G2_exp": 3000.0, "G2_pow": 200.0, "G2_const": 400.0,
+            "kappa": 5.0, "p": 1.0}
+    truth = ConvexGT.from_params(true, grad="three-term")
+    lrs = schedule(SPECS[0], T, 3e-4)
+    t = np.arange(1, T + 1)
+    G = np.sqrt(3000 * np.exp(-5 * t / T) + 200 * (t / T) + 400)
+    steps = np.array([300, 1500, 2900])
+    np.testing.assert_allclose(truth.predict(lrs, steps), 2.5 + bound(lrs, np.sqrt(0.2), G,
+                                                                       at=steps), rtol=1e-10)
+    runs = [synth(truth, s, seed=i) for i, s in enumerate(SPECS)]
+    m = fit_quiet(ConvexGT(grad="three-term"), runs)
+    assert m.n_params == 7 and m.label == "convex-gt-3t"
+    held = synth(truth, "linear+warmup(150)", noise=0.0)
+    assert np.max(np.abs(m.predict(held) / held.curve()[1] - 1)) < 1e-3
+    assert abs(m.params_["L_inf"] / 2.5 - 1) < 0.01

@@ -42,6 +42,8 @@ __all__ = ["MODELS", "PROTOCOLS", "Split", "cross_horizon", "cross_lr", "cross_s
 MODELS: dict[str, tuple[Callable[..., CurveModel], str]] = {
     "convex": (ConvexModel, "V0 literal bound L∞ + D²/(2P) + G²Y, k=3"),
     "convex-gt": (ConvexGT, "V1 bound with G_t ∝ t^a, k=4"),
+    "convex-gt-3t": (lambda **kw: ConvexGT(**{"grad": "three-term", **kw}),
+                     "bound with three-term G_t² (Schaipp et al. shape), k=7"),
     "convex-ed": (ConvexED, "V4 effective distance ½D²P^(c−1), k=4"),
     "convex-ed-gt": (lambda **kw: ConvexED(**{"grad": "power", **kw}),
                      "V4+1 effective distance + G_t ∝ t^a, k=5"),

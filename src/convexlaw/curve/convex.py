@@ -11,6 +11,7 @@ the rest). Variants (names as in REFERENCE-RESULTS.md):
 
     convex        ConvexModel()                       V0   L∞, D², G²            k = 3
     convex-gt     ConvexGT()                          V1   + a                   k = 4
+                  ConvexGT(grad="three-term")         Schaipp-style G_t², κ, p    k = 7
     convex-ed     ConvexED()                          V4   + c                   k = 4
                   ConvexED(grad="power")              V4+1 + c, a                k = 5
                   ConvexED(peak="bound")              V4+5 + c, γ (s_D = s_G)    k = 5
@@ -31,7 +32,7 @@ import numpy as np
 
 from convexlaw.curve.base import CurveData, CurveModel
 from convexlaw.curve.fitting import search_shape, solve_linear
-from convexlaw.curve.terms import A_BOUNDS, eval_index, run_terms
+from convexlaw.curve.terms import A_BOUNDS, K_BOUNDS, eval_index, run_terms
 
 __all__ = ["BoundModel", "ConvexED", "ConvexGT", "ConvexModel"]
 
@@ -45,8 +46,10 @@ _SHAPE = {  # name -> (bounds, grid)
     "beta": ((-2.0, 2.0), _GRID_G),
     "gamma_D": ((-2.0, 2.0), _GRID_G),
     "gamma_G": ((-2.0, 2.0), _GRID_G),
+    "kappa": (K_BOUNDS, np.array([1.0, 3.0, 10.0, 30.0])),
+    "p": ((0.0, 2.0), np.array([0.25, 0.75, 1.25, 1.75])),
 }
-_GRADS = ("constant", "power")
+_GRADS = ("constant", "power", "three-term")
 _PEAKS = (None, "bound", "grad", "split")
 
 
@@ -68,6 +71,8 @@ class BoundModel(CurveModel):
         names = ["c"] if self._ed else []
         if self._grad() == "power":
             names.append("a")
+        elif self._grad() == "three-term":
+            names += ["kappa", "p"]
         names += {None: [], "bound": ["gamma"], "grad": ["beta"],
                   "split": ["gamma_D", "gamma_G"]}[self._peak()]
         return names
@@ -83,6 +88,11 @@ class BoundModel(CurveModel):
             if not (isinstance(v, int | float) and v > 0):
                 raise ValueError(f"{key} must be a positive number, got {v!r}")
 
+    def _linear_names(self) -> list[str]:
+        if self._grad() == "three-term":
+            return ["L_inf", "D2", "G2_exp", "G2_pow", "G2_const"]
+        return ["L_inf", "D2", "G2"]
+
     def _offset(self) -> int:
         return int(self.burn_in) if getattr(self, "restart", False) else 0
 
@@ -94,7 +104,14 @@ class BoundModel(CurveModel):
         terms = run_terms(d.lrs[t0:], getattr(self, "t_ref", 1000.0), t0)
         idx = eval_index(terms.lrs, steps)
         X = terms.X(idx, shape.get("c", 0.0))
-        Y = terms.Y(shape.get("a", 0.0), idx, exact=exact)
+        if self._grad() == "three-term":
+            # G_t² = G2_exp·e^(−κ t/T) + G2_pow·(t/T)^p + G2_const: Y is linear in G_t²
+            p = shape["p"]
+            Ys = [terms.Y(shape["kappa"], idx, exact=exact, family="exp"),
+                  terms.Y(p / 2.0, idx, exact=exact) * (terms.t_ref / terms.T_end) ** p,
+                  terms.Y(0.0, idx, exact=exact)]
+        else:
+            Ys = [terms.Y(shape.get("a", 0.0), idx, exact=exact)]
         r = d.peak / getattr(self, "peak_ref", 1e-3)
         peak = self._peak()
         sD = sG = 1.0
@@ -104,8 +121,8 @@ class BoundModel(CurveModel):
             sG = r ** (-2.0 * shape["beta"])
         elif peak == "split":
             sD, sG = r ** shape["gamma_D"], r ** shape["gamma_G"]
-        M = np.full((d.steps.size, 3), np.nan)
-        M[keep] = np.column_stack([np.ones(steps.size), sD * X, sG * Y])
+        M = np.full((d.steps.size, 2 + len(Ys)), np.nan)
+        M[keep] = np.column_stack([np.ones(steps.size), sD * X] + [sG * Y for Y in Ys])
         return M
 
     # -- fit / predict -------------------------------------------------------------------
@@ -132,15 +149,17 @@ class BoundModel(CurveModel):
         grids = [_SHAPE[k][1] for k in names]
         theta, _ = search_shape(objective, bounds, grids, n_starts=self.n_starts)
         beta, _ = solve_linear(design(theta, exact=True), y, upper)
-        params = {"L_inf": beta[0], "D2": beta[1], "G2": beta[2]}
+        lin = self._linear_names()
+        params = dict(zip(lin, beta, strict=True))
         params.update(zip(names, theta, strict=True))
-        pb = {"L_inf": (0.0, upper), "D2": (0.0, np.inf), "G2": (0.0, np.inf)}
+        pb = {k: (0.0, np.inf) for k in lin}
+        pb["L_inf"] = (0.0, upper)
         pb.update({k: _SHAPE[k][0] for k in names})
         return {k: float(v) for k, v in params.items()}, pb
 
     def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
         M = self._columns(params, d, exact=True)
-        return M @ np.array([params["L_inf"], params["D2"], params["G2"]])
+        return M @ np.array([params[k] for k in self._linear_names()])
 
 
 class ConvexModel(BoundModel):
@@ -153,7 +172,13 @@ class ConvexModel(BoundModel):
 
 
 class ConvexGT(BoundModel):
-    """``convex-gt``: the bound with G_t = G·(t/t_ref)^a (V1), optionally restarted.
+    """``convex-gt``: the bound with a gradient-norm profile G_t, optionally restarted.
+
+    ``grad="power"`` (V1): G_t = G·(t/t_ref)^a, k = 4.
+    ``grad="three-term"``: G_t² = G2_exp·e^(−κ t/T) + G2_pow·(t/T)^p + G2_const, the
+    three-term shape Schaipp et al. fitted to measured gradient norms (exponential
+    transient, power-law drift, floor), written on G_t² so that every term enters the
+    bound linearly (T = the run's horizon), k = 7.
 
     ``restart=True`` with ``burn_in = t0`` restarts the bound at t0: the LR sequence from
     t0 on, distance D measured from the iterate at t0 ("weakly convex after a short
@@ -162,12 +187,23 @@ class ConvexGT(BoundModel):
 
     name = "convex-gt"
 
-    def __init__(self, kind: str | None = None, burn_in: int = 0, t_ref: float = 1000.0,
-                 restart: bool = False) -> None:
+    def __init__(self, kind: str | None = None, burn_in: int = 0, grad: str = "power",
+                 t_ref: float = 1000.0, restart: bool = False) -> None:
         super().__init__(kind=kind, burn_in=burn_in)
+        self.grad = grad
         self.t_ref = t_ref
         self.restart = restart
-        self.grad = "power"
+
+    def _validate_hyper(self) -> None:
+        super()._validate_hyper()
+        if self.grad not in ("power", "three-term"):
+            raise ValueError(f"convex-gt: grad must be 'power' or 'three-term', got "
+                             f"{self.grad!r}")
+
+    @property
+    def label(self) -> str:
+        return self.name + ("-3t" if self.grad == "three-term" else "") + (
+            f"-restart{self.burn_in}" if self.restart and self.burn_in else "")
 
 
 class ConvexED(BoundModel):

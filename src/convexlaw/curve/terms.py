@@ -23,10 +23,12 @@ from scipy.interpolate import CubicSpline
 
 from convexlaw.bound import bound_terms
 
-__all__ = ["A_BOUNDS", "A_GRID", "RunTerms", "eval_index", "run_terms"]
+__all__ = ["A_BOUNDS", "A_GRID", "K_BOUNDS", "K_GRID", "RunTerms", "eval_index", "run_terms"]
 
 A_BOUNDS = (-1.0, 1.0)
 A_GRID = np.round(np.arange(-1.5, 1.5 + 1e-9, 0.25), 10)
+K_BOUNDS = (0.5, 50.0)
+K_GRID = np.linspace(np.log(0.35), np.log(70.0), 12)
 _CACHE: OrderedDict[bytes, RunTerms] = OrderedDict()
 _CACHE_SIZE = 48
 
@@ -47,49 +49,66 @@ def eval_index(lrs: np.ndarray, steps: np.ndarray) -> np.ndarray:
 
 
 class RunTerms:
-    """Cached X_t, P_t and the spline of Y_t(a) for one LR sequence (all steps)."""
+    """Cached X_t, P_t and splines of Y_t for one LR sequence (all steps).
+
+    Gradient-profile families g_t (G_t = G·g_t), one shape number θ each:
+      "power": g_t = (t/t_ref)^θ                 (θ = a; spline grid A_GRID)
+      "exp":   g_t = exp(−θ·t/(2·T_end))         (θ = κ > 0, so g_t² = e^(−κ t/T_end);
+                                                  spline grid over log κ, K_GRID)
+    t counts from the start of training (``offset`` = steps before lrs[0], for a bound
+    restarted at a burn-in step); T_end = offset + len(lrs).
+    """
 
     def __init__(self, lrs: np.ndarray, t_ref: float, offset: int = 0) -> None:
         self.lrs = lrs
         self.t_ref = float(t_ref)
         self.P = np.cumsum(lrs)
-        # offset: steps already taken before lrs[0] (a bound restarted at a burn-in step)
         self._t = np.arange(offset + 1, offset + lrs.size + 1, dtype=np.float64)
-        self._spline: CubicSpline | None = None
-        self._exact: dict[float, np.ndarray] = {}
+        self.T_end = float(offset + lrs.size)
+        self._spline: dict[str, CubicSpline] = {}
+        self._exact: dict[tuple[str, float], np.ndarray] = {}
 
-    def profile(self, a: float) -> np.ndarray:
-        """g_t = (t/t_ref)^a."""
-        return (self._t / self.t_ref) ** a
+    def profile(self, a: float, family: str = "power") -> np.ndarray:
+        """g_t of the family at shape θ = a."""
+        if family == "power":
+            return (self._t / self.t_ref) ** a
+        if family == "exp":
+            return np.exp(-0.5 * a * self._t / self.T_end)
+        raise ValueError(f"unknown gradient-profile family {family!r}")
 
-    def exact_Y(self, a: float) -> np.ndarray:
-        """Y_t(a) at every step from the fast bound (cached per a)."""
-        a = float(a)
-        if a not in self._exact:
+    def exact_Y(self, a: float, family: str = "power") -> np.ndarray:
+        """Y_t at every step from the fast bound (cached per family and θ)."""
+        key = (family, float(a))
+        if key not in self._exact:
             if len(self._exact) > 8:
                 self._exact.pop(next(iter(self._exact)))
-            self._exact[a] = bound_terms(self.lrs, grad_scale=self.profile(a))[1]
-        return self._exact[a]
+            self._exact[key] = bound_terms(self.lrs, grad_scale=self.profile(a, family))[1]
+        return self._exact[key]
 
-    def _build_spline(self) -> CubicSpline:
-        if self._spline is None:
-            grid = np.stack([self.exact_Y(a) for a in A_GRID])
+    def _build_spline(self, family: str) -> CubicSpline:
+        if family not in self._spline:
+            grid = A_GRID if family == "power" else K_GRID
+            ys = np.stack([self.exact_Y(float(v if family == "power" else np.exp(v)),
+                                        family) for v in grid])
             self._exact.clear()
             with np.errstate(divide="ignore", invalid="ignore"):
-                logy = np.log(grid)
+                logy = np.log(ys)
             logy[~np.isfinite(logy)] = 0.0  # η_t = 0 columns: never evaluated (eval_index)
-            self._spline = CubicSpline(A_GRID, logy, axis=0)
-        return self._spline
+            self._spline[family] = CubicSpline(grid, logy, axis=0)
+        return self._spline[family]
 
-    def Y(self, a: float, idx: np.ndarray, exact: bool = False) -> np.ndarray:
-        """Y_t(a) at 0-based indices ``idx``: exact (one fast-bound call, cached), or from
-        the spline (for the shape search; built on first use)."""
+    def Y(self, a: float, idx: np.ndarray, exact: bool = False,
+          family: str = "power") -> np.ndarray:
+        """Y_t at 0-based indices ``idx``: exact (one fast-bound call, cached), or from
+        the family's spline (for the shape search; built on first use)."""
         a = float(a)
-        if exact or a == 0.0 or not A_GRID[0] <= a <= A_GRID[-1]:
-            return self.exact_Y(a)[idx]
-        cs = self._build_spline()
-        i = int(np.clip(np.searchsorted(A_GRID, a) - 1, 0, A_GRID.size - 2))
-        dx = a - A_GRID[i]
+        grid = A_GRID if family == "power" else K_GRID
+        x = a if family == "power" else (np.log(a) if a > 0 else -np.inf)
+        if exact or (family == "power" and a == 0.0) or not grid[0] <= x <= grid[-1]:
+            return self.exact_Y(a, family)[idx]
+        cs = self._build_spline(family)
+        i = int(np.clip(np.searchsorted(grid, x) - 1, 0, grid.size - 2))
+        dx = x - grid[i]
         c = cs.c[:, i, :][:, idx]
         return np.exp(((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3])
 

@@ -12,12 +12,19 @@ from convexlaw.laws.base import VARIANTS, Law
 from convexlaw.laws.data import LawData
 from convexlaw.laws.horizon import HorizonLaw, SizeLaw
 from convexlaw.laws.optimum import OptimumLaw
-from convexlaw.laws.selection import compare_variants, fit_table, law_for, load_laws, save_laws
+from convexlaw.laws.selection import (
+    compare_variants,
+    fit_runs,
+    fit_table,
+    law_for,
+    load_laws,
+    save_laws,
+)
 from convexlaw.laws.table import TableError, read_table
 
 __all__ = ["VARIANTS", "HorizonLaw", "Law", "LawData", "OptimumLaw", "SizeLaw", "TableError",
-           "compare_variants", "fit_table", "law_for", "load_laws", "read_table", "save_laws",
-           "transfer"]
+           "compare_variants", "fit_runs", "fit_table", "law_for", "load_laws", "read_table",
+           "save_laws", "transfer"]
 
 
 def transfer(eta_small: float, T_small: float, T_target: float, kappa: float = -0.5) -> float:

@@ -32,7 +32,7 @@ from convexlaw.laws.optimum import OptimumLaw
 from convexlaw.laws.table import read_table
 from convexlaw.metrics import curve_metrics
 
-__all__ = ["compare_variants", "fit_table", "law_for", "load_laws", "save_laws"]
+__all__ = ["compare_variants", "fit_runs", "fit_table", "law_for", "load_laws", "save_laws"]
 
 
 def law_for(data: LawData, variant: str = "literal", **kw: Any) -> Law:
@@ -120,6 +120,21 @@ def fit_table(path: str | Path, variant: str = "auto", n_boot: int = 200,
         variant_flags(variant)  # a clear error for an unknown variant
     rows, chosen = compare_variants(data, variants, n_boot=n_boot, random_state=random_state)
     return _record(rows, chosen, str(path))
+
+
+def fit_runs(runs: Sequence[Any], variant: str = "auto", points: str = "curve",
+             burn_in: float = 0.2, n_boot: int = 200, random_state: int = 0
+             ) -> dict[str, Any]:
+    """Fit the laws to runs (schedule-aware: pilots of any shape share the coefficients);
+    the same record as ``fit_table``. ``points``/``burn_in`` as in ``LawData.from_runs``."""
+    data = LawData.from_runs(runs, points=points, burn_in=burn_in)
+    variants = VARIANTS if variant == "auto" else (variant,)
+    if variant != "auto":
+        variant_flags(variant)
+    rows, chosen = compare_variants(data, variants, n_boot=n_boot, random_state=random_state)
+    names = [getattr(r, "name", str(i)) for i, r in enumerate(runs)]
+    return _record(rows, chosen, f"{len(names)} runs: " + ", ".join(names[:5])
+                   + (" …" if len(names) > 5 else ""))
 
 
 def _record(rows: list[dict[str, Any]], chosen: str, source: str) -> dict[str, Any]:

@@ -184,7 +184,7 @@ def _plot(law: Any, Ts: list[float], N: float | None, path: Path) -> None:
         ax.set_ylabel("tuned loss L*")
     else:
         peaks = np.array(pts["peak"])
-        pgrid = np.geomspace(peaks.min() / 4, peaks.max() * 4, 80)
+        pgrid = np.geomspace(peaks.min() / 3, peaks.max() * 3, 80)
         finals = np.array(pts["T"]) == np.array(pts["horizon"])
         horizons = sorted(set(np.array(pts["horizon"])[finals]))
         Nq = N if law.sized else None
@@ -203,6 +203,11 @@ def _plot(law: Any, Ts: list[float], N: float | None, path: Path) -> None:
                 ax.scatter(peaks[sel], np.array(pts["loss"])[sel], color=color, s=16)
             e, ls = law.optimal_peak([h], Nq)
             ax.plot(e, ls, marker="*", color=color, ms=10)
+        # keep the interesting part: the valleys, not the far walls of the curves
+        ys = np.array(pts["loss"])
+        lows = [line.get_ydata().min() for line in ax.get_lines()]
+        span = max(ys.max() - min(lows), 1e-3)
+        ax.set_ylim(min(lows) - 0.05 * span, ys.max() + 0.3 * span)
         ax.set_xscale("log")
         ax.set_xlabel("peak learning rate")
         ax.set_ylabel("final loss")

@@ -51,6 +51,8 @@ MODELS: dict[str, tuple[Callable[..., CurveModel], str]] = {
                        "V4+5 effective distance, bound × (η_peak/1e-3)^γ, k=5"),
     "convex-ed-gpeak": (lambda **kw: ConvexED(**{"peak": "grad", **kw}),
                         "effective distance, G ∝ η_peak^(−β), k=5"),
+    "convex-ed-gt-gpeak": (lambda **kw: ConvexED(**{"grad": "power", "peak": "grad", **kw}),
+                           "effective distance, G_t ∝ t^a·η_peak^(−β), k=6"),
     "mpl": (MultiPowerLaw, "Multi-Power Law (Luo et al. 2025), k=7"),
     "tissue": (TissueLaw, "momentum law (Tissue et al. 2024), λ=0.999, k=4"),
     "powerlaw": (PowerLaw, "L0 + A·P^(−α), k=3"),

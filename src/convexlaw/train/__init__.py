@@ -1,7 +1,8 @@
 """PyTorch training harness: bundled real data, sized models, optimizers, the loop.
 
 Needs the optional extra ``convexlaw[train]`` (torch); the rest of convexlaw never
-imports this package.
+imports this package. ``TrainConfig`` (and so sweep planning) works without importing
+torch: the torch-backed names below load on first use.
 
 >>> from convexlaw.train import TrainConfig, train
 >>> run = train(TrainConfig(model="mlp", size=64, optimizer="sgd", schedule="cosine",
@@ -10,22 +11,22 @@ imports this package.
 ('finished', 100)
 """
 
-from .config import TrainConfig
-from .data import Batches, heldout, load_dataset
-from .loop import evaluate, train
-from .models import build_model, param_count
-from .optim import Muon, build_optimizers, newton_schulz
+from importlib import import_module
 
-__all__ = [
-    "Batches",
-    "Muon",
-    "TrainConfig",
-    "build_model",
-    "build_optimizers",
-    "evaluate",
-    "heldout",
-    "load_dataset",
-    "newton_schulz",
-    "param_count",
-    "train",
-]
+from .config import TrainConfig
+
+# name -> submodule; imported lazily because each of them imports torch
+_LAZY = {
+    "Batches": "data", "heldout": "data", "load_dataset": "data",
+    "evaluate": "loop", "train": "loop",
+    "build_model": "models", "param_count": "models",
+    "Muon": "optim", "build_optimizers": "optim", "newton_schulz": "optim",
+}
+
+__all__ = ["TrainConfig", *sorted(_LAZY)]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

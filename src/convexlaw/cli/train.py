@@ -1,0 +1,219 @@
+"""``convexlaw train`` (one run) and ``convexlaw sweep`` (a grid of pilot runs)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from convexlaw.cli.common import abort, print_json
+
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="Run store file (default: $CONVEXLAW_DB or ./convexlaw.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Opt = typer.Option
+
+
+def _summary(run: Any) -> dict[str, Any]:
+    """The numbers a person wants from a finished run (no curves)."""
+    def final(kind: str) -> float | None:
+        return run.final_loss(kind) if kind in run.curves else None
+
+    val = run.curves.get("val")
+    best = None
+    if val is not None and len(val[1]):
+        finite = [v for v in val[1].tolist() if math.isfinite(v)]
+        best = min(finite) if finite else None
+    wall = run.tags.get("wall_time")
+    done = run.tags.get("steps_done", run.T)
+    return {
+        "id": run.id, "name": run.name, "status": run.status, "N": run.N,
+        "optimizer": run.optimizer, "schedule": run.schedule, "peak": run.peak_lr,
+        "steps": run.T, "steps_done": done, "final_train": final("train"),
+        "final_val": final("val"), "best_val": best, "wall_time": wall,
+        "steps_per_s": done / wall if wall else None,
+    }
+
+
+def _fmt(x: Any, spec: str = ".4f") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _table(sweep: Any, rows: list[dict], outcomes: list[Any], path: Any) -> Any:
+    """One row per run, one column per setting that varies across the sweep."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    settings = [asdict(o.config) for o in outcomes]
+    varying = [k for k in settings[0] if len({repr(d[k]) for d in settings}) > 1]
+    fixed = ", ".join(f"{k}={v}" for k, v in settings[0].items()
+                      if k not in varying and v is not None)
+    table = Table(title=f"sweep {sweep.name} -> {path}", caption=fixed)
+    for col in [*varying, "N", "status", "train", "val", "best val", "s"]:
+        table.add_column(col, justify="left" if col in ("schedule", "status") else "right")
+    for d, r in zip(settings, rows, strict=True):
+        cells = [format(d[k], "g") if isinstance(d[k], float) else str(d[k]) for k in varying]
+        table.add_row(*cells, _fmt(r.get("N"), ",.0f"), r.get("status", "error"),
+                      _fmt(r.get("final_train"), ".4g"), _fmt(r.get("final_val"), ".4g"),
+                      _fmt(r.get("best_val"), ".4g"), _fmt(r.get("wall_time"), ".1f"))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_cmd(
+        model: Annotated[str, Opt(help="mlp | cnn | gpt")] = "mlp",
+        size: Annotated[int, Opt(help="The size knob: MLP/GPT width, CNN channels.")] = 256,
+        optimizer: Annotated[str, Opt(help="sgd | adamw | muon")] = "sgd",
+        schedule: Annotated[str, Opt(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")
+                            ] = "cosine",
+        peak: Annotated[float, Opt(help="Peak learning rate.")] = 0.1,
+        steps: Annotated[int, Opt(help="Horizon T (optimizer updates).")] = 1000,
+        dataset: Annotated[str | None, Opt(help="image | fashion-mnist | mnist-5k | digits "
+                                           "(images); kjv | news (bytes).")] = None,
+        data_path: Annotated[str | None, Opt(help="Directory of the Fashion-MNIST .gz files.")
+                             ] = None,
+        seed: Annotated[int, Opt()] = 0,
+        depth: Annotated[int | None, Opt(help="Hidden layers / blocks (model default).")] = None,
+        batch_size: Annotated[int | None, Opt(help="Default 128 (images), 16 (bytes).")] = None,
+        context: Annotated[int, Opt(help="GPT context in bytes.")] = 64,
+        eval_every: Annotated[int | None, Opt(help="Held-out loss every k updates (T/50).")
+                              ] = None,
+        eval_size: Annotated[int | None, Opt(help="Held-out images (1000) / windows (64).")
+                             ] = None,
+        momentum: Annotated[float | None, Opt(help="SGD/Muon momentum, AdamW beta1.")] = None,
+        weight_decay: Annotated[float, Opt()] = 0.0,
+        clip: Annotated[float | None, Opt(help="Clip the gradient norm at this value.")] = None,
+        threads: Annotated[int, Opt(help="torch threads; curves reproduce per thread count "
+                                    "(sweeps use 1).")] = 1,
+        db: DbOpt = None,
+        force: Annotated[bool, Opt(help="Train again even if the store has this run.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Train one run on bundled real data and store it (id = hash of its config)."""
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        from convexlaw.runs import RunStore
+        from convexlaw.train import TrainConfig, train
+
+        console = Console(stderr=True)
+        cfg = TrainConfig(model=model, size=size, optimizer=optimizer, schedule=schedule,
+                          peak=peak, steps=steps, seed=seed, dataset=dataset, depth=depth,
+                          batch_size=batch_size, context=context, eval_every=eval_every,
+                          eval_size=eval_size, momentum=momentum, weight_decay=weight_decay,
+                          clip=clip, data_path=data_path)
+        try:
+            cfg = cfg.normalised()
+        except (ValueError, FileNotFoundError) as err:
+            abort(str(err))
+        store = RunStore(db)
+        if cfg.run_id() in store and not force:
+            run = store.get(cfg.run_id())
+            console.print(f"[yellow]already stored[/] as {run.id} in {store.path} "
+                          "(--force to train again)")
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[losses]}"), TimeRemainingColumn(),
+                          console=console, disable=as_json) as bar:
+                task = bar.add_task(cfg.name(), total=cfg.steps, losses="")
+
+                def on_eval(t: int, tr: float, va: float) -> None:
+                    bar.update(task, completed=t, losses=f"train {tr:.4f} val {va:.4f}")
+
+                run = train(cfg, threads=threads, on_eval=on_eval)
+            store.put(run.validate())
+        s = _summary(run)
+        if as_json:
+            print_json({**s, "db": str(store.path)})
+            return
+        colour = "green" if run.status == "finished" else "red"
+        console.print(f"[{colour}]{run.status}[/] {run.name}  id {run.id}  N = {run.N:,.0f}")
+        console.print(f"  final train {_fmt(s['final_train'])}  val {_fmt(s['final_val'])}  "
+                      f"best val {_fmt(s['best_val'])}  |  {s['steps_done']} steps in "
+                      f"{_fmt(s['wall_time'], '.1f')} s ({_fmt(s['steps_per_s'], '.0f')} steps/s)"
+                      f"  ->  {store.path}")
+
+    @app.command("sweep")
+    def sweep_cmd(
+        file: Annotated[Path, typer.Argument(help="Sweep TOML: name, [base], [grid].")],
+        backend: Annotated[str, Opt(help="local (process pool) | ray")] = "local",
+        workers: Annotated[int, Opt(help="Worker processes (local) / CPUs of a local Ray.")] = 2,
+        address: Annotated[str | None, Opt(help="Ray cluster address (ray backend).")] = None,
+        db: DbOpt = None,
+        dry_run: Annotated[bool, Opt("--dry-run", help="List the runs, train nothing.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Run a grid of pilot runs; finished runs are skipped, each result stored at once."""
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from convexlaw.runs import RunStore
+        from convexlaw.sweep import Sweep, run_sweep
+
+        console = Console(stderr=as_json)
+        try:
+            sweep = Sweep.from_toml(file)
+        except (ValueError, FileNotFoundError) as err:
+            abort(str(err))
+        if backend not in ("local", "ray"):
+            abort(f"--backend {backend!r}: expected local or ray")
+        if workers < 1:
+            abort(f"--workers {workers}: expected a positive integer")
+        store = RunStore(db)
+        todo = [c for c in sweep.configs if c.run_id() not in store]
+        console.print(f"sweep [bold]{sweep.name}[/]: {len(sweep.configs)} runs, "
+                      f"{len(sweep.configs) - len(todo)} already in {store.path}, "
+                      f"{len(todo)} to train on {backend} ({workers} workers)")
+        if dry_run:
+            for c in sweep.configs:
+                console.print(f"  {'todo' if c in todo else 'done'}  {c.run_id()}  {c.name()}")
+            return
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
+            task = bar.add_task(sweep.name, total=len(todo))
+
+            def on_result(out: Any, done: int, total: int) -> None:
+                bar.update(task, completed=done)
+                colour = {"finished": "green", "diverged": "red"}.get(out.status, "magenta")
+                line = f"[{colour}]{out.status:8}[/] {out.config.name()}"
+                if out.run is not None:
+                    line += f"  val {_fmt(out.run.final_loss())}"
+                bar.console.print(line, highlight=False)
+                if out.error:
+                    bar.console.print(out.error.rstrip().splitlines()[-1], style="magenta")
+
+            outcomes = run_sweep(sweep, store, backend=backend, workers=workers,
+                                 address=address, on_result=on_result)
+        rows = []
+        for out in outcomes:
+            run = out.run if out.run is not None else (
+                store.get(out.run_id) if out.status == "skipped" else None)
+            s = _summary(run) if run is not None else {"id": out.run_id, "name": out.config.name()}
+            rows.append({**s, "outcome": out.status, "error": out.error})
+        if as_json:
+            print_json(rows)
+        else:
+            console.print(_table(sweep, rows, outcomes, store.path))
+        counts = {k: sum(r["outcome"] == k for r in rows)
+                  for k in ("finished", "diverged", "skipped", "error")}
+        console.print(", ".join(f"{v} {k}" for k, v in counts.items())
+                      + " (skipped = already in the store)")
+        if counts["error"]:
+            raise typer.Exit(1)

@@ -149,7 +149,17 @@ def test_store_round_trip_and_replace(store):
     assert store.integrity_check() == "ok"
     mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
-    assert store.get("run1").curves.keys() == {"train"}  # lazy curves load on access
+    lazy = {r.id: r for r in store.list()}              # curves load on first access
+    assert "not loaded" in repr(lazy[runs[1].id].curves)
+    assert lazy[runs[1].id] == runs[1] and lazy[runs[1].id].curves.keys() == {"train"}
+
+
+def test_default_store_path_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVEXLAW_DB", str(tmp_path / "env.db"))
+    with RunStore() as s:
+        s.put(make_run(1))
+    assert (tmp_path / "env.db").exists()
+    assert load_runs(["run1"]) == [make_run(1)]
 
 
 def test_store_filters(store):

@@ -5,18 +5,25 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from convexlaw.cli.common import abort, console, err_console, print_json
+from convexlaw.cli.common import console, err_console, print_json
 
 runs_app = typer.Typer(
     help="Training runs: import curves (CSV/TSV, JSONL, Parquet, W&B exports, TensorBoard) "
     "into a SQLite run store, list, show, export and delete them.",
     no_args_is_help=True,
 )
+
+def abort(message: str, code: int = 2) -> NoReturn:
+    """One-line error on stderr (never wrapped, markup-safe) and exit ``code``."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
 
 DbOpt = Annotated[Path | None, typer.Option(
     "--db", help="Run store file (default: $CONVEXLAW_DB or ./convexlaw.db).")]
@@ -98,6 +105,10 @@ def import_cmd(
                 status="diverged" if diverged else None, preset=preset, loss_tag=loss_tag,
                 val_tag=val_tag, lr_tag=lr_tag, lr_rtol=lr_rtol)
     try:
+        if schedule is not None:  # a bad spec is a usage error, not one per file
+            from convexlaw.schedules import parse
+
+            parse(schedule)
         report = import_files(files, store, **opts)
     except _errors() as err:
         abort(str(err))
@@ -124,11 +135,13 @@ def import_cmd(
                               _fmt(r["lr_check_max_rel_err"], ".2g"))
             console.print(table)
         for w in report.warnings:
-            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False,
+                              soft_wrap=True)
         for msg in report.failed.values():
-            err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False,
+                              soft_wrap=True)
     if report.failed:
-        if not as_json:
+        if not as_json and len(report.failed) + len(report.imported) > 1:
             err_console.print(f"{len(report.failed)} of {len(report.failed) + len(report.imported)}"
                               " files failed; the others were imported", highlight=False)
         raise typer.Exit(2)

@@ -300,7 +300,10 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
                                      "--peak, or log an 'lr' column)")
                 peak = float(lr_vals.max())
                 t.notes.append(f"peak = {peak:g} taken from the largest logged lr")
-            lrs = build(schedule, T, float(peak))
+            try:
+                lrs = build(schedule, T, float(peak))
+            except ValueError as err:  # SpecError included
+                raise ValueError(f"{src}: schedule {schedule!r}: {err}") from None
             sched_spec, peak_lr = schedule, float(peak)
             source.update(lr="schedule spec", lr_convention=lr_logged)
             if lr_rows is not None and inside.any():

@@ -545,6 +545,19 @@ def test_malformed_files_are_refused_with_clear_messages(tmp_path, name, text, m
         load_runs([p])
 
 
+def test_preset_named_file_with_other_data_is_refused(tmp_path):
+    p = write(tmp_path / "cosine_3000.csv", "step,lr,loss\n2160,0.0003,4\n4000,0.0003,3\n")
+    with pytest.raises(RunImportError, match=r"cosine_3000.csv: line 3: a learning rate is "
+                       r"logged beyond the run's 3000 steps"):
+        load_runs([p])
+    with pytest.raises(RunImportError, match="matches a Multi-Power-Law 25M run; import with "
+                                             "preset='none' / --preset none"):
+        load_runs([p])
+    with pytest.warns(RunImportWarning, match="lr logged at 2 of 4000 steps"):
+        run, = load_runs([p], preset="none")
+    assert run.T == 4000
+
+
 def test_nan_loss_kept_when_marked_diverged(tmp_path):
     p = write(tmp_path / "boom.csv", "step,lr,loss\n1,1.0,3\n2,1.0,50\n3,1.0,nan\n")
     run, = load_runs([p], status="diverged")

@@ -218,6 +218,8 @@ def import_files(paths: Sequence[str | os.PathLike], store: RunStore, **opts: An
                 report.imported[str(p)] = store.put_many(runs)
             except (ValueError, OSError, RunStoreError) as err:
                 report.failed[str(p)] = str(err)
+            except Exception as err:  # a reader bug must not abort the other files
+                report.failed[str(p)] = f"{p}: unexpected {type(err).__name__}: {err}"
         report.warnings += [str(w.message) for w in caught
                             if issubclass(w.category, RunImportWarning)]
     return report
@@ -254,6 +256,8 @@ def load_runs(paths_or_keys: str | os.PathLike | Iterable[str | os.PathLike],
             failures[str(item)] = f"{item}: not a file, and {err}"
         except (ValueError, OSError, RunStoreError) as err:
             failures[str(item)] = str(err)
+        except Exception as err:  # a reader bug must not hide the other inputs' results
+            failures[str(item)] = f"{item}: unexpected {type(err).__name__}: {err}"
     if failures:
         raise RunImportError(failures)
     return out

@@ -160,6 +160,11 @@ def check_lrs(f: np.ndarray, idx: np.ndarray, logged: np.ndarray, rtol: float, w
     """Compare rebuilt LRs ``f[idx]`` with logged ones; raise if worse than ``rtol``."""
     if idx.size == 0:
         return 0.0
+    out = np.flatnonzero((idx < 0) | (idx >= f.size))
+    if out.size:
+        i = int(out[0])
+        raise ValueError(f"{where}: {rows[i]}: a learning rate is logged beyond the run's "
+                         f"{f.size - 1} steps; expected steps within the schedule ({desc})")
     a, b = f[idx], logged
     den = np.maximum(np.abs(a), np.abs(b))
     rel = np.where(den > 0, np.abs(a - b) / np.where(den > 0, den, 1.0), 0.0)
@@ -274,8 +279,13 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         if steps is not None and steps != T:
             raise ValueError(f"{src}: steps = {steps} contradicts the preset's T = {T}")
         idx = st[lr_rows] if lr_rows is not None else np.array([], int)
-        err = check_lrs(pre.f, idx, lr_vals, lr_rtol, src, [t.where[i] for i in lr_rows],
-                        pre.description)
+        try:
+            err = check_lrs(pre.f, idx, lr_vals, lr_rtol, src, [t.where[i] for i in lr_rows],
+                            pre.description)
+        except ValueError as e:
+            raise ValueError(f"{e} (the file name matches a Multi-Power-Law 25M run; import "
+                             "with preset='none' / --preset none to read it as a plain table)"
+                             ) from None
         lrs, peak_lr, warmup, sched_spec = pre.lrs.copy(), pre.peak, pre.warmup, pre.spec
         N = 25e6
         source.update(lr="preset mpl-25m", preset=pre.description, lr_convention="next",

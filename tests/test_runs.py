@@ -223,6 +223,14 @@ def test_store_refuses_foreign_and_newer_files(tmp_path):
         RunStore(newer)
 
 
+def test_store_shared_by_threads(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(lambda i: store.put(make_run(i)), range(12)))
+    assert sorted(ids) == sorted(store.ids()) and len(store) == 12
+
+
 def test_put_many_is_all_or_nothing(store):
     good, bad = make_run(1), make_run(2)
     bad.lrs[3] = np.nan

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,35 +142,39 @@ class RunStore:
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 60.0):
         self.path = Path(path) if path is not None else default_db_path()
         self.timeout = float(timeout)
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
+        # one connection per (process, thread): sqlite3 connections must not cross either
+        self._local = threading.local()
         self._connect()
 
     # ------------------------------------------------------------------ connection
     def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
         if self.path.is_dir():
             raise RunStoreError(f"{self.path} is a directory; expected a run-store file")
         if not self.path.parent.exists():
             raise RunStoreError(f"cannot create run store {self.path}: folder "
                                 f"{self.path.parent} does not exist")
+        conn = None
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            self._conn, self._pid = conn, os.getpid()
-            self._init_schema()
-        except sqlite3.DatabaseError as err:
-            self._conn = None
+            self._init_schema(conn)
+        except (sqlite3.DatabaseError, RunStoreError) as err:
+            if conn is not None:
+                conn.close()
+            if isinstance(err, RunStoreError):
+                raise
             if "not a database" in str(err) or "malformed" in str(err):
                 raise RunStoreError(f"{self.path} is not a convexlaw run store (not an SQLite "
                                     f"database: {err})") from None
             raise RunStoreError(f"cannot open run store {self.path}: {err}") from None
+        self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def _init_schema(self) -> None:
-        conn = self._conn
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "schema_version" not in tables:
             raise RunStoreError(f"{self.path} is an SQLite database but not a convexlaw run "
@@ -183,7 +188,7 @@ class RunStore:
                     f"convexlaw supports ({SCHEMA_VERSION}); upgrade convexlaw to read it")
             if version == SCHEMA_VERSION:
                 return
-        with self._transaction() as c:
+        with RunStore._Tx(conn) as c:
             # statement by statement: executescript would commit outside our transaction
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
@@ -210,9 +215,11 @@ class RunStore:
         return RunStore._Tx(self._connect())
 
     def close(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
-            self._conn.close()
-        self._conn = None
+        """Close this thread's connection (it reopens on the next use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local.conn = None
 
     def __enter__(self) -> RunStore:
         return self

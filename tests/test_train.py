@@ -273,6 +273,20 @@ def test_absurd_peak_is_stored_as_diverged(tmp_path):
     np.testing.assert_array_equal(back.curves["train"][1], loss)
 
 
+def test_collapsed_run_is_flagged_against_the_constant_predictor():
+    cfg = TrainConfig(model="mlp", size=32, dataset="digits", schedule="constant",
+                      peak=2.0, steps=200, eval_every=50)
+    dead, good = train(cfg), train(TrainConfig(**{**cfg.__dict__, "peak": 0.1}))
+    ds = load_dataset("digits")
+    prior = np.bincount(ds.train_y.numpy(), minlength=10) + 1.0
+    expected = -np.log(prior / prior.sum())[ds.val_y.numpy()].mean()
+    assert dead.tags["constant_loss"] == pytest.approx(expected, rel=1e-12)
+    # finite all the way, so not "diverged"; but no better than predicting label frequencies
+    assert dead.status == "finished" and dead.tags["beats_constant"] is False
+    assert dead.curves["val"][1][-1] >= expected - 0.02
+    assert good.tags["beats_constant"] is True and good.curves["val"][1][-1] < 0.5
+
+
 @pytest.mark.parametrize("model,dataset,optimizer,peak,size", [
     ("cnn", "digits", "sgd", 0.05, 8),
     ("gpt", "kjv", "adamw", 3e-3, 32),

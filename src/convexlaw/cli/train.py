@@ -34,6 +34,7 @@ def _summary(run: Any) -> dict[str, Any]:
         "steps": run.T, "steps_done": done, "final_train": final("train"),
         "final_val": final("val"), "best_val": best, "wall_time": wall,
         "steps_per_s": done / wall if wall else None,
+        "beats_constant": run.tags.get("beats_constant"),
     }
 
 
@@ -56,7 +57,10 @@ def _table(sweep: Any, rows: list[dict], outcomes: list[Any], path: Any) -> Any:
         table.add_column(col, justify="left" if col in ("schedule", "status") else "right")
     for d, r in zip(settings, rows, strict=True):
         cells = [format(d[k], "g") if isinstance(d[k], float) else str(d[k]) for k in varying]
-        table.add_row(*cells, _fmt(r.get("N"), ",.0f"), r.get("status", "error"),
+        status = r.get("status", "error")
+        if status == "finished" and r.get("beats_constant") is False:
+            status = "collapsed"  # finite, but no better than the label frequencies
+        table.add_row(*cells, _fmt(r.get("N"), ",.0f"), status,
                       _fmt(r.get("final_train"), ".4g"), _fmt(r.get("final_val"), ".4g"),
                       _fmt(r.get("best_val"), ".4g"), _fmt(r.get("wall_time"), ".1f"))
     return table
@@ -180,10 +184,11 @@ def register(app: typer.Typer) -> None:
         todo = [c for c in sweep.configs if c.run_id() not in store]
         console.print(f"sweep [bold]{sweep.name}[/]: {len(sweep.configs)} runs, "
                       f"{len(sweep.configs) - len(todo)} already in {store.path}, "
-                      f"{len(todo)} to train on {backend} ({workers} workers)")
+                      f"{len(todo)} to train on {backend} ({workers} workers)", soft_wrap=True)
         if dry_run:
             for c in sweep.configs:
-                console.print(f"  {'todo' if c in todo else 'done'}  {c.run_id()}  {c.name()}")
+                console.print(f"  {'todo' if c in todo else 'done'}  {c.run_id()}  {c.name()}",
+                              soft_wrap=True, highlight=False)
             return
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
@@ -195,7 +200,7 @@ def register(app: typer.Typer) -> None:
                 line = f"[{colour}]{out.status:8}[/] {out.config.name()}"
                 if out.run is not None:
                     line += f"  val {_fmt(out.run.final_loss())}"
-                bar.console.print(line, highlight=False)
+                bar.console.print(line, highlight=False, soft_wrap=True)
                 if out.error:
                     bar.console.print(out.error.rstrip().splitlines()[-1], style="magenta")
 

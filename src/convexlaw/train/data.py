@@ -255,3 +255,14 @@ def heldout(data: ImageData | TextData, size: int, context: int = 64):
     idx = torch.linspace(0, len(windows) - 1, min(size, len(windows))).round().long()
     w = windows[idx].long()
     return w[:, :-1], w[:, 1:]
+
+
+def constant_loss(data: ImageData | TextData, targets: torch.Tensor) -> float:
+    """Cross-entropy on ``targets`` of the best constant predictor: the training label
+    (or byte) frequencies, add-one smoothed. A model that ends no better has learned
+    nothing, or has collapsed."""
+    train = data.train_y if data.kind == "image" else data.train.long()
+    k = data.classes if data.kind == "image" else data.vocab
+    counts = torch.bincount(train, minlength=k).double() + 1.0
+    logp = torch.log(counts / counts.sum())
+    return float(-logp[targets.reshape(-1)].mean())

@@ -12,7 +12,13 @@ Steps convention (the project's): update t = 1..T uses ``lrs[t-1]``.
 
 A non-finite loss (or a training loss above ``DIVERGE_RATIO`` times the first one) ends
 the run with status "diverged": the curves keep every point up to and including the one
-that blew up. Same config and seed, same curves (bit for bit, at a fixed thread count).
+that blew up; ``tags["diverged"]`` says why. A run can also blow up and then *collapse*
+(dead ReLUs predicting the class frequencies) with finite losses: it stays "finished", and
+``tags["beats_constant"]`` is False — its final held-out loss is no better than
+``tags["constant_loss"]``, that of the best constant predictor (training label or byte
+frequencies). Filter on it before fitting laws.
+
+Same config and seed, same curves (bit for bit, at a fixed thread count).
 An interrupted run is simply run again: pilot runs are short, so there are no checkpoints.
 
 Example::
@@ -39,7 +45,7 @@ from convexlaw.runs import Run
 from convexlaw.schedules import lambda_lr
 
 from .config import HARNESS_VERSION, TrainConfig
-from .data import Batches, heldout, load_dataset
+from .data import Batches, constant_loss, heldout, load_dataset
 from .models import build_model, loss_fn, param_count
 from .optim import build_optimizers
 
@@ -102,9 +108,9 @@ def train(config: TrainConfig, *, threads: int | None = 1,
     T, k = cfg.steps, cfg.eval_every
     lrs, train_loss = planned.copy(), np.full(T, np.nan)
     val_steps, val_loss, norms = [], [], []
-    status, limit, done = "finished", math.inf, 0
+    status, reason, limit, done = "finished", None, math.inf, 0
     initial_val = evaluate(model, val_x, val_y)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in range(1, T + 1):
         x, y = batches.next()
         loss = loss_fn(model(x), y)
@@ -113,7 +119,7 @@ def train(config: TrainConfig, *, threads: int | None = 1,
         if t == 1:
             limit = DIVERGE_RATIO * value
         if not value <= limit:  # NaN fails every comparison
-            status = "diverged"
+            status, reason = "diverged", f"train loss {value:.4g} at step {t}"
             break
         for o in opts:
             o.zero_grad(set_to_none=True)
@@ -135,8 +141,10 @@ def train(config: TrainConfig, *, threads: int | None = 1,
                 on_eval(t, value, val_loss[-1])
             if not (math.isfinite(val_loss[-1]) and math.isfinite(norms[-1])):
                 status = "diverged"
+                reason = f"held-out loss {val_loss[-1]}, gradient norm {norms[-1]} at step {t}"
                 break
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    constant = constant_loss(data, val_y)
 
     steps = np.arange(1, done + 1)
     curves = {"train": (steps, train_loss[:done])}
@@ -149,13 +157,19 @@ def train(config: TrainConfig, *, threads: int | None = 1,
         "context": cfg.context if text else None, "eval_every": k, "eval_size": len(val_x),
         "momentum": cfg.momentum, "weight_decay": cfg.weight_decay, "clip": cfg.clip,
         "optimizer_impl": impl, "initial_val": _finite_or_none(initial_val),
+        "constant_loss": constant,
+        "beats_constant": bool(val_loss and math.isfinite(val_loss[-1])
+                               and val_loss[-1] < constant),
         "steps_done": done, "samples_seen": done * cfg.batch_size,
         "tokens_seen": done * per_step if text else None,
-        "wall_time": wall, "setup_time": t0 - t_setup, "threads": torch.get_num_threads(),
+        "wall_time": wall, "cpu_time": cpu, "setup_time": t0 - t_setup,
+        "threads": torch.get_num_threads(),
         "versions": versions(), "harness": HARNESS_VERSION, "config": cfg.key(),
     }
     if status == "diverged":
-        tags["diverged_at"] = done
+        tags["diverged"] = reason
+        if done < T:
+            tags["diverged_at"] = done
     return Run(name=cfg.name(), lrs=lrs, curves=curves, peak_lr=cfg.peak,
                schedule=cfg.schedule, N=float(param_count(model)), optimizer=cfg.optimizer,
                batch_size=cfg.batch_size, seed=cfg.seed, tags=tags, status=status,

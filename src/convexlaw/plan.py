@@ -246,6 +246,16 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         raise PlanError(f"--schedule {schedule!r}: {err}") from None
     data = LawData.from_runs(kept, points="final", kind=kind)
     sized = data.N is not None and np.unique(data.N).size > 1
+    # a variant needs more points than parameters (3 + one per freed exponent, + 3 sized)
+    fits = [v for v in variants
+            if 3 + 3 * sized + (0 if v == "literal" else len(v.split("+"))) < data.n]
+    if not fits:
+        raise PlanError(f"{data.n} usable pilot runs cannot determine the horizon law "
+                        "(3 parameters): add peaks or horizons")
+    if len(fits) < len(variants):
+        notes.append(f"too few usable pilots ({data.n}) for the variants "
+                     f"{', '.join(v for v in variants if v not in fits)}: left out")
+    variants = fits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -1,0 +1,112 @@
+"""CLI: ``convexlaw plan`` (a long run from pilot runs) and ``convexlaw demo``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convexlaw.cli.common import abort, console, print_json
+
+
+def plan_cmd(
+    db: Annotated[Path, typer.Option("--db", help="Run store (SQLite) holding the pilot "
+                                     "runs: two or more horizons, a few peak LRs each.")],
+    steps: Annotated[int, typer.Option("--steps", help="Length T of the target run (steps).")],
+    size: Annotated[float | None, typer.Option("--size", help="Target model size N "
+                                               "(parameters); needed when the pilots span "
+                                               "several sizes.")] = None,
+    schedule: Annotated[str | None, typer.Option("--schedule", help="Target schedule spec "
+                                                 "(default: the pilots' schedule).")] = None,
+    kind: Annotated[str | None, typer.Option(help="Loss curve: val or train (default: val "
+                                             "when every pilot has one).")] = None,
+    window: Annotated[float, typer.Option(help="Use pilots whose final loss is within this "
+                                          "factor of the best at their horizon.")] = 1.2,
+    boot: Annotated[int, typer.Option(help="Bootstrap refits for the intervals.", min=0)
+                    ] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG): loss vs peak LR "
+                                              "at the pilot horizons and at the target.")
+                    ] = None,
+) -> None:
+    """Recommended peak LR and predicted final loss (with intervals) and the predicted
+    loss curve of a run of --steps steps, from the pilot runs in --db."""
+    from convexlaw.plan import PlanError, make_plan, pilot_runs
+    from convexlaw.runs import RunStore, RunStoreError
+
+    if steps < 2:
+        abort(f"--steps must be an integer ≥ 2 (the target run's length), got {steps}")
+    if size is not None and not (math.isfinite(size) and size > 0):
+        abort(f"--size must be a finite parameter count > 0, got {size}")
+    if kind not in (None, "val", "train"):
+        abort(f"--kind must be val or train, got {kind!r}")
+    if not db.is_file():
+        abort(f"--db {db}: no such file (a run store written by `convexlaw sweep` or "
+              "`convexlaw runs import`)")
+    try:
+        runs = pilot_runs(RunStore(db))
+        plan = make_plan(runs, steps, size=size, schedule=schedule, kind=kind,
+                         window=window, n_boot=boot)
+    except (PlanError, RunStoreError, ValueError) as err:
+        abort(str(err))
+    if plot is not None:
+        from convexlaw.report import plot_plan
+
+        plot_plan(plan, plot)
+    if as_json:
+        d = plan.to_dict()
+        if plot is not None:
+            d["figure"] = str(plot)
+        print_json(d)
+        return
+    from convexlaw.demo import _law_table, _plan_lines
+
+    _law_table(plan, console)
+    for line in _plan_lines(plan):
+        console.print(line, highlight=False)
+    if plan.curve is not None:
+        c = plan.curve
+        pts = list(zip(c["steps"], c["loss"], strict=True))
+        pick = [pts[int(i)] for i in
+                sorted(set(map(int, [0, len(pts) // 4, len(pts) // 2, 3 * len(pts) // 4,
+                                     len(pts) - 1])))]
+        console.print("predicted curve: " + ", ".join(f"t={s}: {v:.4f}" for s, v in pick),
+                      highlight=False)
+    for w in plan.warnings:
+        console.print(f"[yellow]note:[/] {w}", highlight=False)
+    if plot is not None:
+        console.print(f"figure: {plot}")
+
+
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (run store, figures, "
+                                      "summary.json).")] = Path("convexlaw-demo"),
+    quick: Annotated[bool, typer.Option("--quick", help="A tiny design (digits, seconds): "
+                                        "checks the pipeline, not the claim.")] = False,
+    workers: Annotated[int, typer.Option(help="Local worker processes (one thread each).",
+                                         min=1)] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON.")
+                       ] = False,
+) -> None:
+    """The end-to-end demo: pilot sweep on Fashion-MNIST, the fits, a plan for a run 80×
+    longer than the shortest pilot, that run (and a peak sweep around it) for real, and
+    the verdict: predicted vs measured optimal LR and final loss."""
+    from dataclasses import replace
+
+    from convexlaw.demo import DEFAULT, QUICK, run_demo
+    from convexlaw.plan import PlanError
+
+    cfg = replace(QUICK if quick else DEFAULT, workers=workers)
+    try:
+        summary = run_demo(out, cfg, console=console)
+    except (PlanError, OSError) as err:
+        abort(str(err))
+    if as_json:
+        print_json({k: v for k, v in summary.items() if k != "plan"})
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_cmd)
+    app.command("demo")(demo_cmd)

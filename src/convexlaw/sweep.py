@@ -57,10 +57,11 @@ POOL_RESTARTS = 2  # a worker killed from outside (OOM) breaks the pool: rebuild
 
 @dataclass
 class Sweep:
-    """A named list of normalised, distinct run configs."""
+    """A named list of normalised, distinct run configs (``axes``: the grid's keys)."""
 
     name: str
     configs: list[TrainConfig]
+    axes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Sweep:
@@ -106,7 +107,8 @@ class Sweep:
                 configs.append(cfg)
         if not configs:
             raise ValueError(f"{source}: the grid is empty")
-        return cls(name=str(data.get("name", default_name)), configs=configs)
+        return cls(name=str(data.get("name", default_name)), configs=configs,
+                   axes=[k for k, v in axes.items() if len(v) > 1])
 
 
 @dataclass

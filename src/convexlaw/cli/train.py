@@ -43,26 +43,32 @@ def _fmt(x: Any, spec: str = ".4f") -> str:
 
 
 def _table(sweep: Any, rows: list[dict], outcomes: list[Any], path: Any) -> Any:
-    """One row per run, one column per setting that varies across the sweep."""
+    """One row per run, one column per grid axis; the shared settings in the caption."""
     from dataclasses import asdict
 
     from rich.table import Table
 
     settings = [asdict(o.config) for o in outcomes]
-    varying = [k for k in settings[0] if len({repr(d[k]) for d in settings}) > 1]
+    varying = [k for k in sweep.axes if len({repr(d[k]) for d in settings}) > 1]
     fixed = ", ".join(f"{k}={v}" for k, v in settings[0].items()
-                      if k not in varying and v is not None)
+                      if k not in sweep.axes and v is not None and k != "eval_every")
+    sizes = {r.get("N") for r in rows if r.get("N")}
+    if len(sizes) == 1:
+        fixed += f", N={sizes.pop():,.0f}"
     table = Table(title=f"sweep {sweep.name} -> {path}", caption=fixed)
-    for col in [*varying, "N", "status", "train", "val", "best val", "s"]:
+    columns = [*varying, *(["N"] if sizes else []), "status", "train", "val", "best val", "s"]
+    for col in columns:
         table.add_column(col, justify="left" if col in ("schedule", "status") else "right")
     for d, r in zip(settings, rows, strict=True):
         cells = [format(d[k], "g") if isinstance(d[k], float) else str(d[k]) for k in varying]
+        if sizes:
+            cells.append(_fmt(r.get("N"), ",.0f"))
         status = r.get("status", "error")
         if status == "finished" and r.get("beats_constant") is False:
             status = "collapsed"  # finite, but no better than the label frequencies
-        table.add_row(*cells, _fmt(r.get("N"), ",.0f"), status,
-                      _fmt(r.get("final_train"), ".4g"), _fmt(r.get("final_val"), ".4g"),
-                      _fmt(r.get("best_val"), ".4g"), _fmt(r.get("wall_time"), ".1f"))
+        table.add_row(*cells, status, _fmt(r.get("final_train"), ".4g"),
+                      _fmt(r.get("final_val"), ".4g"), _fmt(r.get("best_val"), ".4g"),
+                      _fmt(r.get("wall_time"), ".1f"))
     return table
 
 
@@ -94,7 +100,8 @@ def register(app: typer.Typer) -> None:
         threads: Annotated[int, Opt(help="torch threads; curves reproduce per thread count "
                                     "(sweeps use 1).")] = 1,
         db: DbOpt = None,
-        force: Annotated[bool, Opt(help="Train again even if the store has this run.")] = False,
+        force: Annotated[bool, Opt("--force", help="Train again even if already stored.")
+                         ] = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Train one run on bundled real data and store it (id = hash of its config)."""

@@ -21,7 +21,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-HARNESS_VERSION = 2  # bump when the loop changes what a config produces
+HARNESS_VERSION = 3  # bump when the loop changes what a config produces
 IMAGE_MODELS, TEXT_MODELS = ("mlp", "cnn"), ("gpt",)
 OPTIMIZERS = ("sgd", "adamw", "muon")
 IMAGE_DATASETS = ("image", "fashion-mnist", "mnist-5k", "digits")

@@ -14,7 +14,7 @@ A non-finite loss (or a training loss above ``DIVERGE_RATIO`` times the first on
 the run with status "diverged": the curves keep every point up to and including the one
 that blew up; ``tags["diverged"]`` says why. A run can also blow up and then *collapse*
 (dead ReLUs predicting the class frequencies) with finite losses: it stays "finished", and
-``tags["beats_constant"]`` is False — its final held-out loss is no better than
+``tags["beats_constant"]`` is False — its final held-out loss is not 1 % below
 ``tags["constant_loss"]``, that of the best constant predictor (training label or byte
 frequencies). Filter on it before fitting laws.
 
@@ -51,6 +51,7 @@ from .optim import build_optimizers
 
 DIVERGE_RATIO = 100.0  # a cross-entropy 100× its starting value has left the basin for good
 EVAL_CHUNK = 1000
+CONSTANT_MARGIN = 0.01  # a collapsed net sits a hair below the constant predictor's loss
 
 
 @torch.no_grad()
@@ -159,7 +160,7 @@ def train(config: TrainConfig, *, threads: int | None = 1,
         "optimizer_impl": impl, "initial_val": _finite_or_none(initial_val),
         "constant_loss": constant,
         "beats_constant": bool(val_loss and math.isfinite(val_loss[-1])
-                               and val_loss[-1] < constant),
+                               and val_loss[-1] < (1 - CONSTANT_MARGIN) * constant),
         "steps_done": done, "samples_seen": done * cfg.batch_size,
         "tokens_seen": done * per_step if text else None,
         "wall_time": wall, "cpu_time": cpu, "setup_time": t0 - t_setup,

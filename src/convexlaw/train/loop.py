@@ -54,7 +54,7 @@ EVAL_CHUNK = 1000
 CONSTANT_MARGIN = 0.01  # a collapsed net sits a hair below the constant predictor's loss
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean held-out loss (eval mode, so BatchNorm uses its running statistics)."""
     model.eval()

@@ -65,10 +65,10 @@ def test_mpl_blocks_agree_with_exact_sum():
     steps = np.arange(2160, 24001, 128)
     exact = MultiPowerLaw.from_params(MPL_TRUE, max_blocks=None).predict(lrs, steps)
     blocked = MultiPowerLaw.from_params(MPL_TRUE).predict(lrs, steps)
-    np.testing.assert_allclose(blocked, exact, rtol=2e-6)
-    S, mask, log_eta, delta = drop_blocks(lrs, steps, 2000)
+    np.testing.assert_allclose(blocked, exact, rtol=1e-5)
+    S, mask, log_eta, delta = drop_blocks(lrs, steps, 500)
     assert delta.sum() == pytest.approx(lrs.max() - lrs[-1], rel=1e-12)
-    assert S.shape[1] <= 2000 + steps.size
+    assert S.shape[1] <= 500 + steps.size
 
 
 def test_mpl_analytic_gradient_matches_finite_differences():

@@ -18,7 +18,11 @@ __all__ = ["RobustModel"]
 
 
 class RobustModel(CurveModel):
-    """A peer law fitted by ``least_squares(loss="soft_l1", f_scale=1e-3)`` on log L."""
+    """A peer law fitted by ``least_squares(loss="soft_l1", f_scale=1e-3)`` on log L.
+
+    ``floor_param`` names the asymptote bounded by min(observed loss) (None: no such bound,
+    for laws whose loss-drop term legitimately takes the loss below their L0).
+    """
 
     name = "robust"
     floor_param = "L0"

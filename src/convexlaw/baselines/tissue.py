@@ -38,6 +38,7 @@ class TissueLaw(RobustModel):
     """``tissue``: L0 + A·S1^(−α) − C·S2 with momentum λ (hyper-parameter)."""
 
     name = "tissue"
+    floor_param = None  # −C·S2 takes the loss below L0: no L0 ≤ min(loss) bound
 
     def __init__(self, kind: str | None = None, burn_in: int = 0, lam: float = 0.999,
                  loss: str = "soft_l1", f_scale: float = 1e-3) -> None:

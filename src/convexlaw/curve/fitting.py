@@ -82,16 +82,17 @@ def robust_fit(residuals: Callable[[np.ndarray], np.ndarray], starts: Sequence[n
     Returns (x, cost). Starts outside the box are clipped into it.
     """
     best_x, best_cost = None, np.inf
-    span = upper - lower
-    inner_lo = np.where(np.isfinite(span), lower + 1e-6 * span, lower + 1e-6)
-    inner_hi = np.where(np.isfinite(span), upper - 1e-6 * span, upper - 1e-6)
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    span = np.where(finite, upper - np.where(finite, lower, 0.0), 1.0)
+    inner_lo = np.where(np.isfinite(lower), lower + 1e-6 * span, lower)
+    inner_hi = np.where(np.isfinite(upper), upper - 1e-6 * span, upper)
     for x0 in starts:
         x0 = np.clip(np.asarray(x0, dtype=np.float64), inner_lo, inner_hi)
         try:
             res = least_squares(residuals, x0, jac=jac if jac is not None else "2-point",
                                 bounds=(lower, upper), loss=loss,
                                 f_scale=f_scale, x_scale="jac", max_nfev=max_nfev,
-                                xtol=1e-10, ftol=1e-12, gtol=1e-10)
+                                xtol=1e-8, ftol=1e-10, gtol=1e-10)
         except ValueError:
             continue
         if np.isfinite(res.cost) and res.cost < best_cost:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from convexlaw.plan import Plan, make_plan, measured_optimum
+from convexlaw.plan import PLAN_VARIANTS, Plan, make_plan, measured_optimum
 
 __all__ = ["DEFAULT", "QUICK", "DemoConfig", "run_demo"]
 
@@ -57,8 +57,9 @@ class DemoConfig:
     max_extend: int = 2        # extra peaks when the target optimum is not bracketed
     seed: int = 0
     workers: int = 2
-    n_boot: int = 100
+    n_boot: int = 60
     window: float = 1.2
+    variants: tuple[str, ...] = PLAN_VARIANTS
 
     @property
     def target_steps(self) -> int:
@@ -218,7 +219,7 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     show.stage("2/4  fits and plan")
     t_fit = time.perf_counter()
     plan = make_plan(pilots, T_target, schedule=cfg.schedule, kind="val", n_boot=cfg.n_boot,
-                     window=cfg.window)
+                     window=cfg.window, variants=cfg.variants)
     fit_seconds = time.perf_counter() - t_fit
     _law_table(plan, console)
     for line in _plan_lines(plan):

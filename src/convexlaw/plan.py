@@ -171,14 +171,14 @@ def measured_optimum(peaks: Sequence[float], losses: Sequence[float]
     p = np.asarray(peaks, dtype=np.float64)
     L = np.asarray(losses, dtype=np.float64)
     order = np.argsort(p)
-    p, L = p[order], L[order]
-    ok = np.isfinite(L)
-    p, L = p[ok], L[ok]
-    if p.size == 0:
+    p, L = p[order], np.where(np.isfinite(L[order]), L[order], np.inf)  # diverged: +inf
+    if p.size == 0 or not np.isfinite(L).any():
         raise ValueError("no finite loss to locate an optimum")
     i = int(np.argmin(L))
     if i == 0 or i == p.size - 1:
         return float(p[i]), float(L[i]), False
+    if not (np.isfinite(L[i - 1]) and np.isfinite(L[i + 1])):
+        return float(p[i]), float(L[i]), True  # a diverged neighbour brackets it
     x = np.log(p[i - 1:i + 2])
     a, b, c = np.polyfit(x, L[i - 1:i + 2], 2)
     if a <= 0:
@@ -302,8 +302,8 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         if hold is not None and law_hold is not None and hold < law_hold:
             loss_source, loss_star = "curve", float(pred[-1])
         other = float(pred[-1]) if loss_source == "law" else float(fc["loss_star"])
-        lo = other if not math.isfinite(lo) else min(lo, other, loss_star)
-        hi = other if not math.isfinite(hi) else max(hi, other, loss_star)
+        lo = min(other, loss_star) if not math.isfinite(lo) else min(lo, other, loss_star)
+        hi = max(other, loss_star) if not math.isfinite(hi) else max(hi, other, loss_star)
     elif curve_model and sized:
         warns.append("the curve models have no size term: no predicted curve for a size "
                      "extrapolation (the law's final loss is given)")

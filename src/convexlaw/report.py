@@ -21,6 +21,22 @@ if TYPE_CHECKING:
     from convexlaw.plan import Plan
 
 
+def _log_axes(ax) -> None:
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _err(point: float, interval: Sequence[float]) -> list[list[float]]:
+    """Error-bar lengths from an interval (0 where it is unknown or excludes the point)."""
+    lo, hi = interval
+    below = point - lo if np.isfinite(lo) else 0.0
+    above = hi - point if np.isfinite(hi) else 0.0
+    return [[max(below, 0.0)], [max(above, 0.0)]]
+
+
 def _pilot_table(plan: Plan) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     out: dict[int, list] = {}
     for p in plan.pilots:
@@ -67,16 +83,14 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
     if np.isfinite(lo_e) and np.isfinite(hi_e):
         ax.axvspan(lo_e, hi_e, color="tab:red", alpha=0.07)
     ax.errorbar([plan.eta_star], [plan.loss_star],
-                yerr=[[plan.loss_star - plan.loss_interval[0]],
-                      [plan.loss_interval[1] - plan.loss_star]],
+                yerr=_err(plan.loss_star, plan.loss_interval),
                 fmt="*", color="tab:red", ms=14, zorder=4,
                 label=f"plan: η* = {plan.eta_star:.3g}, L = {plan.loss_star:.4g}")
     if measured:
         m = np.array(sorted(measured))
         ax.plot(m[:, 0], m[:, 1], "s-", color="k", ms=5, lw=1,
                 label=f"measured at T = {T}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax)
     finite = [p["final_loss"] for p in plan.pilots if p["final_loss"] is not None]
     top = min(max(finite), 3 * min(finite)) if finite else None
     if top:
@@ -106,11 +120,9 @@ def plot_curves(plan: Plan, path: str | Path, measured: Any = None,
         ax.plot(plan.curve["steps"], plan.curve["loss"], color="tab:red", lw=2,
                 label=f"predicted ({plan.curve['model']})")
     ax.errorbar([plan.steps], [plan.loss_star],
-                yerr=[[plan.loss_star - plan.loss_interval[0]],
-                      [plan.loss_interval[1] - plan.loss_star]],
+                yerr=_err(plan.loss_star, plan.loss_interval),
                 fmt="*", color="tab:red", ms=12, label=f"predicted final ({plan.loss_source})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax)
     ax.set_xlabel("step t")
     ax.set_ylabel("loss")
     ax.set_title(f"Planned run: T = {plan.steps}, {plan.schedule}, η = {plan.eta_star:.3g}")
@@ -137,11 +149,9 @@ def plot_optimum(plan: Plan, path: str | Path,
     if measured:
         ax.scatter([], [], color="k", label="measured optimum (hollow: not bracketed)")
     ax.errorbar([plan.steps], [plan.eta_star],
-                yerr=[[plan.eta_star - plan.eta_interval[0]],
-                      [plan.eta_interval[1] - plan.eta_star]],
+                yerr=_err(plan.eta_star, plan.eta_interval),
                 fmt="*", ms=13, color="tab:red", label="plan")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_axes(ax)
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("optimal peak LR η*")
     ax.set_title("Optimal peak LR against horizon (literal bound: η* ∝ T^−1/2)")

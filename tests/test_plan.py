@@ -1,0 +1,182 @@
+"""convexlaw.plan and `convexlaw plan`: parameter recovery on synthetic stores, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from convexlaw import bound_terms, schedule
+from convexlaw.cli import app
+from convexlaw.plan import PlanError, make_plan, measured_optimum, pilot_runs
+from convexlaw.runs import Run, RunStore
+
+L_INF, D2, G2 = 0.8, 0.5, 0.1
+
+
+def synth_run(T: int, peak: float, spec: str = "cosine", every: int = 10) -> Run:
+    """A run whose whole loss curve is L∞ + Ω_t (the literal bound, D² and G² known)."""
+    lrs = schedule(spec, T, peak)
+    steps = np.unique(np.r_[np.arange(every, T + 1, every), T])
+    X, Y = bound_terms(lrs, at=steps)
+    loss = L_INF + D2 * X + G2 * Y
+    return Run(name=f"{spec}/T={T}/peak={peak:g}", lrs=lrs, peak_lr=peak, schedule=spec,
+               curves={"val": (steps, loss)}, N=1000.0, id=f"{spec}-{T}-{peak:g}")
+
+
+def closed_form(T: int, spec: str = "cosine") -> tuple[float, float]:
+    """η* = √(D²x/(G²y)), L* = L∞ + 2√(D²x·G²y) for the shape at peak 1."""
+    X, Y = bound_terms(schedule(spec, T, 1.0), at=[T])
+    x, y = float(X[0]), float(Y[0])
+    return math.sqrt(D2 * x / (G2 * y)), L_INF + 2 * math.sqrt(D2 * x * G2 * y)
+
+
+PEAKS = (0.025, 0.05, 0.1, 0.2, 0.4)
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    s = RunStore(tmp_path / "pilots.db")
+    for T in (100, 200, 400):
+        for p in PEAKS:
+            s.put(synth_run(T, p))
+    return s
+
+
+def test_plan_recovers_literal_optimum(store):
+    plan = make_plan(pilot_runs(store), 8000, n_boot=10, curve_model=None, window=10)
+    eta, loss = closed_form(8000)
+    assert plan.variant == "literal"
+    assert plan.eta_star == pytest.approx(eta, rel=1e-4)
+    assert plan.loss_star == pytest.approx(loss, rel=1e-5)
+    assert plan.literal_forecast["eta_star"] == pytest.approx(eta, rel=1e-4)
+    lo, hi = plan.eta_interval
+    assert lo <= plan.eta_star * (1 + 1e-6) and hi >= plan.eta_star * (1 - 1e-6)
+    assert plan.kappa == pytest.approx(-0.5, abs=0.02)
+
+
+def test_plan_transfers_to_another_schedule(store):
+    """Cosine pilots plan a WSD run: the schedule enters through the bound constants."""
+    spec = "wsd(cooldown=0.2)"
+    plan = make_plan(pilot_runs(store), 6000, schedule=spec, n_boot=0, curve_model=None,
+                     window=10)
+    eta, loss = closed_form(6000, spec)
+    assert plan.eta_star == pytest.approx(eta, rel=1e-4)
+    assert plan.loss_star == pytest.approx(loss, rel=1e-5)
+
+
+def test_plan_curve_model_predicts_the_target_curve(store):
+    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10)
+    eta, loss = closed_form(3000)
+    c = plan.curve
+    truth = synth_run(3000, plan.eta_star)
+    X, Y = bound_terms(truth.lrs, at=c["steps"])
+    np.testing.assert_allclose(c["loss"], L_INF + D2 * X + G2 * Y, rtol=1e-4)
+    assert c["final"] == pytest.approx(loss, rel=1e-4)
+    assert c["eta_star"] == pytest.approx(eta, rel=0.05)  # on a grid 2.2 % apart
+    assert plan.loss_interval[0] <= plan.loss_star <= plan.loss_interval[1]
+
+
+def test_window_drops_runs_far_from_the_optimum(tmp_path):
+    s = RunStore(tmp_path / "w.db")
+    for T in (100, 400):
+        for p in (*PEAKS, 40.0):
+            s.put(synth_run(T, p))
+    plan = make_plan(pilot_runs(s), 4000, n_boot=0, curve_model=None, window=1.5)
+    dropped = {(r["T"], r["peak"]) for r in plan.pilots if not r["used"]}
+    assert (100, 40.0) in dropped and (400, 40.0) in dropped
+    assert any("left out" in w for w in plan.warnings)
+
+
+def test_diverged_pilots_are_reported_not_fitted(store):
+    bad = synth_run(100, 5.0)
+    bad.status = "diverged"
+    bad.id = "div"
+    store.put(bad)
+    plan = make_plan(pilot_runs(store), 8000, n_boot=0, curve_model=None, window=10)
+    assert plan.eta_star == pytest.approx(closed_form(8000)[0], rel=1e-4)
+    assert any("diverged" in w for w in plan.warnings)
+
+
+def test_plan_errors(tmp_path, store):
+    with pytest.raises(PlanError, match="store is empty"):
+        make_plan([], 1000)
+    one = [synth_run(100, p) for p in PEAKS]
+    with pytest.raises(PlanError, match="two or more horizons"):
+        make_plan(one, 1000, curve_model=None)
+    for bad in (0, 1, -5, 2.5, True):
+        with pytest.raises(PlanError, match="--steps"):
+            make_plan(pilot_runs(store), bad)
+    with pytest.raises(PlanError, match="--size"):
+        make_plan(pilot_runs(store), 1000, size=-1.0)
+    with pytest.raises(PlanError, match="schedule"):
+        make_plan(pilot_runs(store), 1000, schedule="nosuchshape")
+
+
+def test_measured_optimum_parabola():
+    e0, L0 = 0.03, 0.5
+    p = e0 * 2.0 ** np.array([-2, -1, 0.4, 1, 2])
+    loss = L0 + 0.1 * np.log(p / e0) ** 2
+    e, L, ok = measured_optimum(p, loss)
+    assert ok and e == pytest.approx(e0, rel=1e-9) and L == pytest.approx(L0, rel=1e-9)
+    e, L, ok = measured_optimum([0.1, 0.2, 0.4], [3.0, 2.0, 1.0])
+    assert (e, L, ok) == (0.4, 1.0, False)
+    e, L, ok = measured_optimum([0.1, 0.2, 0.4], [2.0, 1.0, math.inf])  # diverged largest
+    assert (e, L, ok) == (0.2, 1.0, True)
+
+
+runner = CliRunner()
+
+
+def test_cli_plan_json_and_figure(store, tmp_path):
+    fig = tmp_path / "plan.png"
+    res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "8000", "--json",
+                              "--boot", "5", "--window", "10", "--plot", str(fig)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    eta, loss = closed_form(8000)
+    assert d["eta_star"] == pytest.approx(eta, rel=1e-4)
+    for key in ("eta_interval", "loss_star", "loss_interval", "curve", "comparison",
+                "literal_forecast", "pilots", "warnings"):
+        assert key in d
+    assert len(d["curve"]["steps"]) == len(d["curve"]["loss"]) > 10
+    assert fig.stat().st_size > 10_000
+
+
+def test_cli_plan_text(store):
+    res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "4000",
+                              "--boot", "0", "--window", "10"])
+    assert res.exit_code == 0, res.output
+    assert "recommended peak LR" in res.output and "predicted final loss" in res.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps must be an integer ≥ 2"),
+    (["--steps", "-3"], "--steps must be an integer ≥ 2"),
+    (["--steps", "1000", "--size", "-5"], "--size must be"),
+])
+def test_cli_plan_bad_arguments(store, args, message):
+    res = runner.invoke(app, ["plan", "--db", str(store.path), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+def test_cli_plan_non_integer_steps(store):
+    res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "abc"])
+    assert res.exit_code == 2 and "Invalid value for '--steps'" in res.output
+
+
+def test_cli_plan_empty_store_and_one_horizon(tmp_path):
+    empty = RunStore(tmp_path / "empty.db")
+    res = runner.invoke(app, ["plan", "--db", str(empty.path), "--steps", "1000"])
+    assert res.exit_code == 2 and "store is empty" in res.output
+    one = RunStore(tmp_path / "one.db")
+    for p in PEAKS:
+        one.put(synth_run(100, p))
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000"])
+    assert res.exit_code == 2 and "two or more horizons" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(tmp_path / "missing.db"), "--steps", "9"])
+    assert res.exit_code == 2 and "no such file" in res.output

@@ -50,8 +50,9 @@ def _table(sweep: Any, rows: list[dict], outcomes: list[Any], path: Any) -> Any:
 
     settings = [asdict(o.config) for o in outcomes]
     varying = [k for k in sweep.axes if len({repr(d[k]) for d in settings}) > 1]
+    hidden = {"eval_every"} | ({"context"} if settings[0]["model"] != "gpt" else set())
     fixed = ", ".join(f"{k}={v}" for k, v in settings[0].items()
-                      if k not in sweep.axes and v is not None and k != "eval_every")
+                      if k not in sweep.axes and v is not None and k not in hidden)
     sizes = {r.get("N") for r in rows if r.get("N")}
     if len(sizes) == 1:
         fixed += f", N={sizes.pop():,.0f}"
@@ -225,7 +226,10 @@ def register(app: typer.Typer) -> None:
             console.print(_table(sweep, rows, outcomes, store.path))
         counts = {k: sum(r["outcome"] == k for r in rows)
                   for k in ("finished", "diverged", "skipped", "error")}
+        collapsed = sum(r.get("status") == "finished" and r.get("beats_constant") is False
+                        for r in rows)
         console.print(", ".join(f"{v} {k}" for k, v in counts.items())
-                      + " (skipped = already in the store)")
+                      + f" (skipped = already in the store); {collapsed} collapsed to the "
+                      "constant predictor")
         if counts["error"]:
             raise typer.Exit(1)

@@ -1,11 +1,15 @@
 """The qualifying exam: verdicts theory expects, constants with closed forms."""
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import pytest
 
-from convexlaw.exam import BUILTIN_FAMILIES, exam
+from convexlaw.exam import BUILTIN_FAMILIES
+from convexlaw.exam import exam as _exam
+
+exam = lru_cache(maxsize=None)(_exam)  # each family examined once per session
 
 
 @pytest.mark.parametrize("spec", [
@@ -35,7 +39,7 @@ def test_closed_forms():
     assert lin.limit == pytest.approx(2.0, abs=1e-4)  # 2DG
     assert lin.k == pytest.approx(1.0, abs=1e-3)  # η* = D/(G√T)
     # constant LR: √T·Ω*_T = DG·√(1 + H_{T−1}) exactly
-    const = exam("constant", horizons=[10, 100, 1000])
+    const = _exam("constant", horizons=[10, 100, 1000])
     H = [np.sum(1 / np.arange(1, T)) for T in (10, 100, 1000)]
     np.testing.assert_allclose(const.scaled_bound, np.sqrt(1 + np.array(H)), rtol=1e-12)
     # poly(p): η* = D√(p+1)… closed-form peak constant k = √(2/(p+1))·… measured: p=2 → √2
@@ -48,10 +52,10 @@ def test_builtin_expectations_hold():
 
 
 def test_zero_final_lr_is_noted():
-    r = exam("piecewise(values=[1,0],bounds=[0.9])", horizons=[100, 1000, 10000])
+    r = _exam("piecewise(values=[1,0],bounds=[0.9])", horizons=[100, 1000, 10000])
     assert r.notes and "last step with a positive learning rate" in r.notes[0]
 
 
 def test_bad_horizons():
     with pytest.raises(ValueError, match="horizons must be"):
-        exam("linear", horizons=[100, 10])
+        _exam("linear", horizons=[100, 10])

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["METRICS", "curve_metrics", "mae", "mean_rel_error", "r2", "rmse", "worst_rel_error"]
+__all__ = ["METRICS", "curve_metrics", "mae", "mean_rel_error", "pooled_metrics", "r2", "rmse",
+           "worst_rel_error"]
 
 METRICS = ("R2", "MAE", "RMSE", "PredE", "WorstE")
 

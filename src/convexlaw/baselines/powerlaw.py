@@ -5,7 +5,7 @@ Multi-Power Law): it sees how far the LR has carried the run, not when the LR fe
 
 >>> import numpy as np
 >>> m = PowerLaw.from_params({"L0": 2.0, "A": 1.0, "alpha": 0.5})
->>> float(m.predict(np.full(100, 0.01), [100])[0])
+>>> round(float(m.predict(np.full(100, 0.01), [100])[0]), 12)
 3.0
 """
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from convexlaw.baselines import MultiPowerLaw, PowerLaw, TissueLaw
 from convexlaw.curve import ConvexED, ConvexGT, ConvexModel, CurveModel, FitWarning, restrict
-from convexlaw.curve.base import as_curve_data
+from convexlaw.curve.data import as_curve_data
 from convexlaw.metrics import curve_metrics
 
 __all__ = ["MODELS", "PROTOCOLS", "Split", "cross_horizon", "cross_lr", "cross_schedule",

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from convexlaw.curve.base import CurveData, CurveModel
+from convexlaw.curve.base import CurveModel
+from convexlaw.curve.data import CurveData
 from convexlaw.curve.fitting import robust_fit
 
 __all__ = ["RobustModel"]

@@ -26,7 +26,7 @@ import itertools
 import numpy as np
 
 from convexlaw.baselines._robust import RobustModel, decay_changes, lr_area
-from convexlaw.curve.base import CurveData
+from convexlaw.curve.data import CurveData
 from convexlaw.curve.fitting import solve_linear
 
 __all__ = ["MultiPowerLaw", "drop_blocks"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from convexlaw.baselines._robust import RobustModel, lr_area
-from convexlaw.curve.base import CurveData
+from convexlaw.curve.data import CurveData
 
 __all__ = ["PowerLaw", "powerlaw_starts"]
 

@@ -7,8 +7,9 @@ scikit-learn-style interface of ``CurveModel``; the peer laws live in
 ``convexlaw.baselines`` behind the same interface.
 """
 
-from convexlaw.curve.base import CurveData, CurveModel, FitWarning, as_curve_data, restrict
+from convexlaw.curve.base import CurveModel, FitWarning
 from convexlaw.curve.convex import BoundModel, ConvexED, ConvexGT, ConvexModel
+from convexlaw.curve.data import CurveData, as_curve_data, restrict
 
 __all__ = [
     "BoundModel",

@@ -16,21 +16,26 @@ True
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import math
 import time
 import warnings as _warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convexlaw.curve.data import (
+    CurveData,
+    as_curve_data,
+    check_lrs,
+    check_steps,
+    constant_windows,
+)
 from convexlaw.metrics import r2
 
-__all__ = ["CurveData", "CurveModel", "FitWarning", "as_curve_data", "registry"]
+__all__ = ["CurveModel", "FitWarning", "registry"]
 
 _REGISTRY: dict[str, type[CurveModel]] = {}
 
@@ -42,91 +47,6 @@ class FitWarning(UserWarning):
 def registry() -> dict[str, type[CurveModel]]:
     """Model classes by class name (every subclass registers itself)."""
     return dict(_REGISTRY)
-
-
-@dataclass
-class CurveData:
-    """One run reduced to what a curve model needs.
-
-    lrs: float64 LR per update (index t−1 is the LR of update t); steps: 1-based int64
-    steps of the loss observations; y: the losses there; peak: the run's peak LR.
-    """
-
-    name: str
-    lrs: np.ndarray
-    steps: np.ndarray
-    y: np.ndarray
-    peak: float
-    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def T(self) -> int:
-        return int(self.lrs.size)
-
-
-def _check_lrs(lrs: ArrayLike, name: str) -> np.ndarray:
-    arr = np.asarray(lrs, dtype=np.float64)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name}: learning rates must be a non-empty 1-d array, got shape "
-                         f"{arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: learning rates contain NaN/inf at step(s) "
-                         f"{(np.flatnonzero(~np.isfinite(arr)) + 1)[:5].tolist()}")
-    if np.any(arr < 0):
-        raise ValueError(f"{name}: negative learning rate {arr.min():g} at step "
-                         f"{int(np.argmin(arr)) + 1}; expected η_t ≥ 0")
-    if not np.any(arr > 0):
-        raise ValueError(f"{name}: all learning rates are zero; expected some η_t > 0")
-    return arr
-
-
-def _check_steps(steps: ArrayLike, T: int, name: str) -> np.ndarray:
-    st = np.asarray(steps)
-    if st.ndim != 1:
-        raise ValueError(f"{name}: steps must be 1-d, got shape {st.shape}")
-    if st.size and not np.all(np.equal(np.mod(st, 1), 0)):
-        raise ValueError(f"{name}: steps must be whole numbers (1-based update counts)")
-    st = st.astype(np.int64)
-    if st.size and (st.min() < 1 or st.max() > T):
-        raise ValueError(f"{name}: steps must lie in 1..{T} (the LR sequence has {T} steps), "
-                         f"got {st.min()}..{st.max()}")
-    return st
-
-
-def as_curve_data(run: Any, kind: str | None = None, lo: int = 0,
-                  hi: int | None = None) -> CurveData:
-    """Extract (lrs, steps, losses, peak) from a Run, keeping observations lo < t ≤ hi.
-
-    Raises ValueError naming the run and the problem (no curve of that kind, NaN/inf or
-    non-positive losses, steps outside the LR sequence, a diverged run).
-    """
-    name = getattr(run, "name", "run")
-    if getattr(run, "status", "finished") == "diverged":
-        raise ValueError(f"{name}: the run diverged; a curve model cannot be fitted to it")
-    lrs = _check_lrs(run.lrs, name)
-    if kind is not None and kind not in run.curves:
-        raise ValueError(f"{name}: no {kind!r} curve (has: {', '.join(run.curves) or 'none'})")
-    steps, values = run.curve(kind) if hasattr(run, "curve") else run.curves[kind]
-    steps = np.asarray(steps)
-    values = np.asarray(values, dtype=np.float64)
-    if steps.shape != values.shape:
-        raise ValueError(f"{name}: {steps.size} steps but {values.size} loss values")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise ValueError(f"{name}: loss is NaN/inf at step(s) {steps[bad][:5].tolist()}; "
-                         "drop those points or mark the run diverged")
-    if np.any(values <= 0):
-        raise ValueError(f"{name}: non-positive loss {values.min():g}; expected losses > 0")
-    steps = _check_steps(steps, lrs.size, name)
-    keep = steps > lo
-    if hi is not None:
-        keep &= steps <= hi
-    # Resumed runs log some steps twice: average the duplicates.
-    st, inv = np.unique(steps[keep], return_inverse=True)
-    y = np.bincount(inv, weights=values[keep]) / np.bincount(inv) if st.size else values[:0]
-    peak = getattr(run, "peak_lr", None)
-    peak = float(peak) if peak else float(lrs.max())
-    return CurveData(name, lrs, st, y, peak)
 
 
 class CurveModel:
@@ -213,17 +133,17 @@ class CurveModel:
         self._require_fit()
         if hasattr(run_or_lrs, "lrs"):
             name = getattr(run_or_lrs, "name", "run")
-            lrs = _check_lrs(run_or_lrs.lrs, name)
+            lrs = check_lrs(run_or_lrs.lrs, name)
             if steps is None:
                 steps = as_curve_data(run_or_lrs, self.kind).steps
             if peak is None:
                 peak = getattr(run_or_lrs, "peak_lr", None)
         else:
             name = "lrs"
-            lrs = _check_lrs(run_or_lrs, name)
+            lrs = check_lrs(run_or_lrs, name)
             if steps is None:
                 steps = np.arange(1, lrs.size + 1)
-        st = _check_steps(np.atleast_1d(steps), lrs.size, name)
+        st = check_steps(np.atleast_1d(steps), lrs.size, name)
         peak = float(peak) if peak else float(lrs.max())
         d = CurveData(name, lrs, st, np.ones(st.size), peak)
         return self._predict_data(self.params_, d)
@@ -320,7 +240,7 @@ class CurveModel:
                 if poor:
                     self.warnings_.append(
                         "poorly determined (relative stderr > 100 %): " + ", ".join(poor))
-        if _constant_windows(data):
+        if constant_windows(data):
             self.identified_ = False
             self.warnings_.append(
                 "not identified: every fitting window has a constant learning rate, so the "
@@ -420,30 +340,3 @@ def _json_float(v: float) -> float | str:
 
 def _from_json(v: Any) -> float:
     return float(v)
-
-
-def _constant_windows(data: list[CurveData]) -> bool:
-    for d in data:
-        seg = d.lrs[int(d.steps[0]) - 1:int(d.steps[-1])]
-        if seg.size and seg.max() - seg.min() > 1e-9 * seg.max():
-            return False
-    return True
-
-
-def restrict(run: Any, kind: str | None, lo: int = 0, hi: int | None = None) -> Any:
-    """A shallow copy of ``run`` whose ``kind`` curve keeps only steps lo < t ≤ hi."""
-    steps, values = run.curve(kind) if hasattr(run, "curve") else run.curves[kind]
-    steps, values = np.asarray(steps), np.asarray(values)
-    keep = steps > lo
-    if hi is not None:
-        keep &= steps <= hi
-    key = kind
-    if key is None:
-        key = "val" if "val" in run.curves else "train"
-    curves = dict(run.curves)
-    curves[key] = (steps[keep], values[keep])
-    if dataclasses.is_dataclass(run):
-        return dataclasses.replace(run, curves=curves)
-    out = copy.copy(run)
-    out.curves = curves
-    return out

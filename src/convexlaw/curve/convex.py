@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from convexlaw.curve.base import CurveData, CurveModel
+from convexlaw.curve.base import CurveModel
+from convexlaw.curve.data import CurveData
 from convexlaw.curve.fitting import search_shape, solve_linear
 from convexlaw.curve.terms import A_BOUNDS, K_BOUNDS, eval_index, run_terms
 

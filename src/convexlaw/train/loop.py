@@ -168,9 +168,7 @@ def train(config: TrainConfig, *, threads: int | None = 1,
         "versions": versions(), "harness": HARNESS_VERSION, "config": cfg.key(),
     }
     if status == "diverged":
-        tags["diverged"] = reason
-        if done < T:
-            tags["diverged_at"] = done
+        tags["diverged"], tags["diverged_at"] = reason, done
     return Run(name=cfg.name(), lrs=lrs, curves=curves, peak_lr=cfg.peak,
                schedule=cfg.schedule, N=float(param_count(model)), optimizer=cfg.optimizer,
                batch_size=cfg.batch_size, seed=cfg.seed, tags=tags, status=status,

@@ -10,7 +10,7 @@ Example::
     >>> c = TrainConfig(model="mlp", size=64, optimizer="sgd", schedule="cosine",
     ...                 peak=0.1, steps=200, dataset="digits").normalised()
     >>> c.batch_size, c.eval_every, len(c.run_id())
-    (128, 10, 16)
+    (128, 4, 16)
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ Example::
 
     >>> run = train(TrainConfig(model="mlp", size=32, dataset="digits", steps=50,
     ...                         schedule="cosine", peak=0.1))
-    >>> run.status, run.T, run.curves["val"][0][-1]
+    >>> run.status, run.T, run.curves["val"][0][-1].item()
     ('finished', 50, 50)
 """
 

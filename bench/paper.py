@@ -88,8 +88,8 @@ def part_seq2seq(work: Path, quick: bool, results: dict, shortfalls: list) -> No
         ("MLP-128 / Fashion-MNIST / SGD", dict(model="mlp", size=128, dataset="fashion-mnist",
                                              optimizer="sgd", peak=0.04, batch_size=128,
                                              steps=2000 // scale)),
-        ("CNN-4 / Fashion-MNIST / SGD", dict(model="cnn", size=4, dataset="fashion-mnist",
-                                           optimizer="sgd", peak=0.05, batch_size=32,
+        ("CNN-8 / Fashion-MNIST / SGD", dict(model="cnn", size=8, dataset="fashion-mnist",
+                                           optimizer="sgd", peak=0.03, batch_size=64,
                                            steps=1000 // scale)),
         ("GPT-32 / KJV bytes / AdamW", dict(model="gpt", size=32, dataset="kjv",
                                           optimizer="adamw", peak=2e-3, steps=1000 // scale)),
@@ -258,6 +258,14 @@ def part_size(work: Path, quick: bool, results: dict, shortfalls: list) -> None:
         grid = sorted({float(f"{0.02 * math.sqrt(2) ** k:.6g}") for k in range(k0 - 2, k0 + 3)}
                       | {float(f"{plan.eta_star:.6g}")})
         runs = sweep([cfg(w, T, p) for p in grid], db, f"size target w={w}")
+        for _ in range(2):  # grow the sweep until the optimum is bracketed
+            tab = sorted((r.peak_lr, final(r)) for r in runs)
+            best = min(range(len(tab)), key=lambda i: tab[i][1])
+            if 0 < best < len(tab) - 1:
+                break
+            f = math.sqrt(2) if best == len(tab) - 1 else 1 / math.sqrt(2)
+            runs += sweep([cfg(w, T, float(f"{tab[best][0] * f:.6g}"))], db,
+                          f"size target w={w} (extended)")
         tab = sorted((r.peak_lr, final(r)) for r in runs)
         e_m, l_m, ok = measured_optimum([a for a, _ in tab], [b for _, b in tab])
         planned = next(v for p_, v in tab if math.isclose(p_, float(f"{plan.eta_star:.6g}")))

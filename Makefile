@@ -12,7 +12,7 @@ OUT ?= convexlaw-demo
 setup: .setup-done
 
 demo: setup
-	$(PY) -m convexlaw exam --plot $(OUT)/exam.png
+	$(PY) -m convexlaw demo --out $(OUT)
 
 test: setup
 	$(PY) -m pytest

@@ -22,11 +22,17 @@ if TYPE_CHECKING:
 
 
 def _log_axes(ax) -> None:
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import FuncFormatter
 
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+
+    def label(v: float, _pos: int) -> str:  # 0.02, 0.05, 0.1: readable without crowding
+        mant = v / 10 ** np.floor(np.log10(v))
+        return f"{v:g}" if np.isclose(mant, [1, 2, 5]).any() else ""
+
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    ax.xaxis.set_minor_formatter(FuncFormatter(label))
 
 
 def _err(point: float, interval: Sequence[float]) -> list[list[float]]:

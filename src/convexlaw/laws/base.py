@@ -94,6 +94,31 @@ def reach_warnings(pilots: dict[str, Any], T: np.ndarray, N: np.ndarray | None) 
     return out
 
 
+class LinfForm:
+    """Mixin of the laws whose L∞ may depend on N: the ``linf`` hyper-parameter.
+
+    ``"offset"`` L∞ = E + A·n^(−α) (needs ≥ 4 sizes), ``"power"`` L∞ = A·n^(−α),
+    ``"constant"`` L∞ = E, or ``"auto"`` (offset with ≥ 4 sizes, else power).
+    """
+
+    FORMS = ("auto", "offset", "power", "constant")
+
+    def __init__(self, variant: str = "literal", linf: str = "auto", delta: float = 1e-3,
+                 n_boot: int = 200, level: float = 0.95, random_state: int = 0,
+                 n_starts: int = 4) -> None:
+        super().__init__(variant, delta, n_boot, level, random_state, n_starts)  # type: ignore[call-arg]
+        self.linf = linf
+
+    def _hyper(self) -> dict[str, Any]:
+        return super()._hyper() | {"linf": self.linf}  # type: ignore[misc]
+
+    def _linf_form(self, sizes: int) -> str:
+        """The L∞ form for ``sizes`` distinct model sizes (validates ``linf``)."""
+        if self.linf not in self.FORMS:
+            raise ValueError(f"linf must be auto, offset, power or constant; got {self.linf!r}")
+        return self.linf if self.linf != "auto" else ("offset" if sizes >= 4 else "power")
+
+
 class Law:
     """Base of the scikit-learn-style law estimators (hyper-parameters only in __init__)."""
 

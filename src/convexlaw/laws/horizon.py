@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convexlaw.laws.base import Law, reach_warnings
+from convexlaw.laws.base import Law, LinfForm, reach_warnings
 from convexlaw.laws.data import LawData
 from convexlaw.laws.fitting import Param
 
@@ -291,7 +291,7 @@ class HorizonLaw(_BoundLaw):
         return {"L_inf": np.ones(size)}
 
 
-class SizeLaw(_BoundLaw):
+class SizeLaw(LinfForm, _BoundLaw):
     """The horizon law with power-law coefficients in N, fitted jointly.
 
     ``linf``: ``"offset"`` L∞ = E + A·n^(−α) (needs ≥ 4 sizes), ``"power"`` L∞ = A·n^(−α),
@@ -301,15 +301,6 @@ class SizeLaw(_BoundLaw):
     kind = "SizeLaw"
     sized = True
 
-    def __init__(self, variant: str = "literal", linf: str = "auto", delta: float = 1e-3,
-                 n_boot: int = 200, level: float = 0.95, random_state: int = 0,
-                 n_starts: int = 4) -> None:
-        super().__init__(variant, delta, n_boot, level, random_state, n_starts)
-        self.linf = linf
-
-    def _hyper(self) -> dict[str, Any]:
-        return super()._hyper() | {"linf": self.linf}
-
     def _check_data(self, data: LawData, idx: np.ndarray) -> None:
         super()._check_data(data, idx)
         if data.N is None:
@@ -318,9 +309,7 @@ class SizeLaw(_BoundLaw):
         if sizes < 2:
             raise ValueError(f"{data.source}: a SizeLaw needs at least 2 model sizes, got "
                              f"{sizes}; fit a HorizonLaw")
-        if self.linf not in ("auto", "offset", "power", "constant"):
-            raise ValueError(f"linf must be auto, offset, power or constant; got {self.linf!r}")
-        self.linf_ = self.linf if self.linf != "auto" else ("offset" if sizes >= 4 else "power")
+        self.linf_ = self._linf_form(sizes)
 
     def _n(self, data: LawData, idx: np.ndarray) -> np.ndarray:
         return data.N[idx] / self.N_ref_

@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convexlaw.laws.base import Law, reach_warnings
+from convexlaw.laws.base import Law, LinfForm, reach_warnings
 from convexlaw.laws.data import LawData
 from convexlaw.laws.fitting import Param
 
 __all__ = ["OptimumLaw"]
 
 
-class OptimumLaw(Law):
+class OptimumLaw(LinfForm, Law):
     """L*(N, T) = L∞(N) + C·(N/N_ref)^(−σ)·(T/t_ref)^κ for rows tuned at their optimum.
 
     With a single model size (or no N) it reduces to L*(T) = L∞ + C·(T/t_ref)^κ.
@@ -41,25 +41,11 @@ class OptimumLaw(Law):
 
     kind = "OptimumLaw"
 
-    def __init__(self, variant: str = "literal", linf: str = "auto", delta: float = 1e-3,
-                 n_boot: int = 200, level: float = 0.95, random_state: int = 0,
-                 n_starts: int = 4) -> None:
-        super().__init__(variant, delta, n_boot, level, random_state, n_starts)
-        self.linf = linf
-
-    def _hyper(self) -> dict[str, Any]:
-        return super()._hyper() | {"linf": self.linf}
-
     def _check_data(self, data: LawData, idx: np.ndarray) -> None:
         sizes = 1 if data.N is None else np.unique(data.N[idx]).size
-        if self.linf not in ("auto", "offset", "power", "constant"):
-            raise ValueError(f"linf must be auto, offset, power or constant; got {self.linf!r}")
+        form = self._linf_form(sizes)
         self.sized_ = sizes >= 2
-        if not self.sized_:
-            self.linf_ = "constant"
-        else:
-            self.linf_ = self.linf if self.linf != "auto" else (
-                "offset" if sizes >= 4 else "power")
+        self.linf_ = form if self.sized_ else "constant"
 
     @property
     def sized(self) -> bool:  # type: ignore[override]

@@ -31,8 +31,11 @@ def plan_cmd(
                                               "at the pilot horizons and at the target.")
                     ] = None,
 ) -> None:
-    """Recommended peak LR and predicted final loss (with intervals) and the predicted
-    loss curve of a run of --steps steps, from the pilot runs in --db."""
+    """Recommended peak LR, predicted final loss and loss curve of a long run, from pilots.
+
+    The run has --steps steps; the pilot runs are read from --db. Both numbers come with
+    95 % bootstrap intervals over the pilot runs.
+    """
     from convexlaw.plan import PlanError, make_plan, pilot_runs
     from convexlaw.runs import RunStore, RunStoreError
 
@@ -90,9 +93,12 @@ def demo_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON.")
                        ] = False,
 ) -> None:
-    """The end-to-end demo: pilot sweep on Fashion-MNIST, the fits, a plan for a run 80×
-    longer than the shortest pilot, that run (and a peak sweep around it) for real, and
-    the verdict: predicted vs measured optimal LR and final loss."""
+    """The end-to-end demo: pilots, laws, a plan 80× longer, that run for real, the verdict.
+
+    A pilot sweep on Fashion-MNIST, the fits, a plan for a run 80× longer than the shortest
+    pilot, that run (and a peak sweep around it) for real, and the verdict: predicted vs
+    measured optimal LR and final loss.
+    """
     from dataclasses import replace
 
     from convexlaw.demo import DEFAULT, QUICK, run_demo

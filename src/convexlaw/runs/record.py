@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from convexlaw.jsonable import plain
+
 __all__ = ["STATUSES", "Run", "RUN_FORMAT"]
 
 STATUSES = ("finished", "diverged", "running")
@@ -92,7 +94,7 @@ class Run:
         self.lrs = np.asarray(self.lrs, dtype=np.float64).ravel()
         if isinstance(self.curves, dict):  # a store's lazy mapping stays lazy
             self.curves = {str(k): _as_curve(str(k), v) for k, v in self.curves.items()}
-        self.tags = _plain(self.tags) if isinstance(self.tags, dict) else self.tags
+        self.tags = plain(self.tags) if isinstance(self.tags, dict) else self.tags
         if not self.id:
             self.id = self.content_id()
 
@@ -303,19 +305,6 @@ class Run:
         pts = ", ".join(f"{k}:{len(v[0])}" for k, v in self.curves.items())
         return (f"Run(id={self.id!r}, name={self.name!r}, T={self.T}, peak_lr={self.peak_lr!r}, "
                 f"schedule={self.schedule!r}, status={self.status!r}, curves={{{pts}}})")
-
-
-def _plain(obj: Any) -> Any:
-    """numpy scalars/arrays and tuples inside tags become plain JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def _floats(values: Any, what: str) -> np.ndarray:

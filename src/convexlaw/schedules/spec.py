@@ -1,13 +1,7 @@
-"""The schedule registry and the spec-string grammar.
+"""The schedule registry and the parser of the spec-string grammar.
 
-    spec  := term ("+" term)*          the first term is the base schedule,
-                                       later terms modify it (only ``warmup`` today)
-    term  := NAME | NAME "(" args ")"
-    args  := arg ("," arg)*
-    arg   := VALUE | KEY "=" VALUE      a positional VALUE fills the first parameter
-    VALUE := number | word | "[" number ("," number)* "]"
-
-Every parameter is validated when a spec is parsed; errors name the bad token and the
+The grammar is written out in the docstring of ``convexlaw.schedules``. Every parameter
+is validated when a spec is parsed; errors name the bad token and the
 allowed values or range.
 """
 

@@ -132,10 +132,10 @@ def planned_ticks(family: str) -> int:
 
 
 def _load(fit: Any) -> Any:
-    from convexlaw.protocols import load_fit
-
     if hasattr(fit, "predict") and hasattr(fit, "params_"):
         return fit
+    from convexlaw.protocols import load_fit
+
     try:
         return load_fit(fit)
     except FileNotFoundError as err:
@@ -205,40 +205,46 @@ def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray,
     return x, float(r.fun)
 
 
+def _shape_search(obj: Objective, family: str, cshape: str | None, min_warmup: int,
+                  tune_warmup: bool) -> tuple[Candidate, list[Candidate]]:
+    """Best member for one family (and cool-down shape), and its scored starts."""
+    T = obj.steps
+    box = member_bounds(family, T, min_warmup, cshape)
+    if not tune_warmup:
+        box[-1] = (min_warmup / T, min_warmup / T)
+    seen: dict[str, Candidate] = {}
+    errors: list[DesignError] = []
+
+    def score(x: np.ndarray) -> Candidate | None:
+        mem = member(family, x, T, min_warmup, cshape)
+        if mem.spec not in seen:
+            try:
+                seen[mem.spec] = _candidate(obj, mem.label, mem.spec, mem.shape, mem.params)
+            except DesignError as err:  # no interior optimal peak for this member
+                errors.append(err)
+                return None
+        return seen[mem.spec]
+
+    starts = [(score(np.array(x + [min_warmup / T])), np.array(x + [min_warmup / T]))
+              for x in _STARTS[family][cshape]]
+    ok = sorted(((c, x) for c, x in starts if c is not None), key=lambda t: t[0].loss)
+    maxfev = 150 if obj.fast else 40
+    for _, x0 in ok[:2 if obj.fast else 1]:
+        _nelder_mead(lambda x: getattr(score(x), "loss", math.inf), x0, box, maxfev)
+    if not seen:
+        raise errors[0]
+    return min(seen.values(), key=lambda c: c.loss), [c for c, _ in ok]
+
+
 def _family_search(obj: Objective, family: str, min_warmup: int, tune_warmup: bool,
                    tick: Callable[[str], None]) -> tuple[Candidate, list[Candidate]]:
-    """Best member of a family, and the starting members (scored)."""
-    T = obj.steps
-    starts: list[Candidate] = []
+    """Best member of a family over its cool-down shapes, and the starting members."""
     best: Candidate | None = None
-    maxfev = 150 if obj.fast else 40
-    for cshape, xs in _STARTS[family].items():
-        box = member_bounds(family, T, min_warmup, cshape)
-        if not tune_warmup:
-            box[-1] = (min_warmup / T, min_warmup / T)
-        scored = []
-        for x in xs:
-            mem = member(family, np.array(x + [min_warmup / T]), T, min_warmup, cshape)
-            c = _candidate(obj, mem.label, mem.spec, mem.shape, mem.params)
-            starts.append(c)
-            scored.append((c.loss, mem.x))
+    starts: list[Candidate] = []
+    for cshape in _STARTS[family]:
+        local, st = _shape_search(obj, family, cshape, min_warmup, tune_warmup)
+        starts += st
         tick(f"{family}{'/' + cshape if cshape else ''}")
-        cache: dict[str, Candidate] = {}
-
-        def f(x: np.ndarray, cshape: str | None = cshape) -> float:
-            mem = member(family, x, T, min_warmup, cshape)
-            if mem.spec not in cache:
-                try:
-                    cache[mem.spec] = _candidate(obj, mem.label, mem.spec, mem.shape,
-                                                 mem.params)
-                except DesignError:
-                    return math.inf
-            return cache[mem.spec].loss
-
-        scored.sort(key=lambda t: t[0])
-        for _, x0 in scored[:2 if obj.fast else 1]:
-            _nelder_mead(f, x0, box, maxfev)
-        local = min(cache.values(), key=lambda c: c.loss)
         if best is None or local.loss < best.loss:
             best = local
     return best, starts

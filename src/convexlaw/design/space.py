@@ -138,8 +138,9 @@ class Spline:
         u_0 = 1 (exact for a linear decay).
         """
         n = base.size
-        g = self.greville()
-        u = np.interp(g * n, np.arange(n), base)
+        # the shape is sampled at x = s/n, s < n: extend it linearly to x = 1
+        end = max(2.0 * base[-1] - base[-2], 0.0) if n > 1 else base[-1]
+        u = np.interp(self.greville(), np.arange(n + 1) / n, np.append(base, end))
         u = np.minimum.accumulate(np.clip(u / max(u[0], 1e-300), 0.0, 1.0))
         u[0] = 1.0
         return -np.diff(u)

@@ -180,6 +180,16 @@ def test_fit_on_constant_lr_only_has_no_lr_response():
         design_schedule(constant_lr_fit(), 1000)
 
 
+def test_docstring_examples():
+    import doctest
+
+    import convexlaw.design as pkg
+    from convexlaw.design import core, objective, space
+
+    for mod in (pkg, core, objective, space):
+        assert doctest.testmod(mod).failed == 0, mod.__name__
+
+
 # ---------------------------------------------------------------- the CLI
 @pytest.fixture
 def fit_file(tmp_path):

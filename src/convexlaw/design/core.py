@@ -381,7 +381,7 @@ def _rescore(obj: Objective, c: Candidate) -> Candidate:
     total = 0.0
     for t, w in zip(obj.horizons, obj.weights, strict=True):
         total += w * float(obj.model.predict(lrs[:t], [int(t)], peak=c.peak)[0])
-    c.loss = total
+    c.loss = float(total)
     return c
 
 

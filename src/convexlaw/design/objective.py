@@ -30,7 +30,7 @@ difference ≤ 1e-9), and any other fit (``mpl``, ``tissue``, ...) is evaluated 
 >>> shape = 1.0 - np.arange(10_000) / 10_000          # linear decay to 0
 >>> p, loss = obj.tuned(shape)
 >>> round(loss * 10_000 ** 0.5, 3)                     # → 2DG/√T (DESIGN §1)
-2.003
+2.001
 """
 
 from __future__ import annotations

@@ -338,10 +338,6 @@ def mpl25m(work: Path) -> dict:
                 item.pop("curves")
                 item["seconds"] = secs
                 item["figure"] = str(fig.relative_to(ROOT.parent))
-                if family == "free":
-                    csv = RESULTS / f"design-25m-{name}-free-T{T}.csv"
-                    item["csv"] = str(csv.relative_to(ROOT.parent))
-                    d.to_csv(csv)
                 rec["designs"].append(item)
                 print(f"[25m {name} T={T} {family}] {d.designed.spec or 'free'}: "
                       f"{d.designed.loss:.5f}; " + ", ".join(

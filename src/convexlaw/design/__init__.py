@@ -11,8 +11,9 @@ predicted loss at T, at a given or tuned peak, and scores cosine and WSD beside 
 'cosine'
 """
 
-from convexlaw.design.core import BASELINES, Candidate, Design, design_schedule
+from convexlaw.design.core import BASELINES, design_schedule
 from convexlaw.design.objective import DesignError, Objective
+from convexlaw.design.result import Candidate, Design
 from convexlaw.design.space import FAMILIES, Spline
 
 __all__ = ["BASELINES", "FAMILIES", "Candidate", "Design", "DesignError", "Objective",

@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
 from convexlaw.design.objective import DesignError, Objective
+from convexlaw.design.result import Candidate, Design
 from convexlaw.design.space import COOLDOWN_SHAPES, FAMILIES, Spline, member, member_bounds
 
-__all__ = ["BASELINES", "Candidate", "Design", "design_schedule", "planned_ticks"]
+__all__ = ["BASELINES", "design_schedule", "planned_ticks"]
 
 BASELINES = ("cosine", "wsd(cooldown=0.2)")
 _STARTS = {  # family -> cool-down shape -> starting x without the warm-up entry
@@ -45,82 +44,6 @@ _STARTS = {  # family -> cool-down shape -> starting x without the warm-up entry
     "wsd": {s: [[c, 0.01 if s == "geometric" else 0.0] for c in (0.1, 0.2, 0.4)]
             for s in COOLDOWN_SHAPES},
 }
-
-
-@dataclass
-class Candidate:
-    """One schedule with its peak and the model's predicted loss (objective value)."""
-
-    label: str
-    spec: str | None
-    shape: np.ndarray = field(repr=False)
-    peak: float
-    loss: float
-    params: dict[str, Any] = field(default_factory=dict)
-    peak_mode: str = "tuned"  # "tuned" | "fixed"
-
-    @property
-    def lrs(self) -> np.ndarray:
-        return self.peak * self.shape
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "spec": self.spec, "peak": self.peak, "loss": self.loss,
-                "peak_mode": self.peak_mode, "params": self.params}
-
-
-@dataclass
-class Design:
-    """The designed schedule, the members it started from, and the baselines."""
-
-    family: str
-    steps: int
-    horizons: list[int]
-    weights: list[float]
-    model: str
-    designed: Candidate
-    starts: list[Candidate]
-    baselines: list[Candidate]
-    fast: bool
-    notes: list[str] = field(default_factory=list)
-    curves: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def lrs(self) -> np.ndarray:
-        """The designed per-step learning rates (exactly ``schedule(spec, T, peak)``)."""
-        return self.designed.lrs
-
-    def to_csv(self, path: str | Path) -> str:
-        """Write the designed LRs as CSV (step, lr); returns the spec that reads them back.
-
-        ``schedule(spec, T, peak)`` then reproduces ``lrs`` exactly.
-        """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lrs = self.lrs
-        with path.open("w") as fh:
-            fh.write("step,lr\n")
-            fh.writelines(f"{i},{v!r}\n" for i, v in enumerate(lrs.tolist(), start=1))
-        return f"csv(path={path})"
-
-    def gains(self) -> list[dict[str, Any]]:
-        """Predicted loss of each baseline minus the design's (> 0: the design is better),
-        for baselines at the same kind of peak as the design (fixed or tuned)."""
-        out = []
-        for b in self.baselines:
-            if b.peak_mode != self.designed.peak_mode:
-                continue
-            out.append({"baseline": b.label, "peak_mode": b.peak_mode,
-                        "gain": b.loss - self.designed.loss,
-                        "relative": (b.loss - self.designed.loss) / b.loss})
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, "steps": self.steps, "horizons": self.horizons,
-                "weights": self.weights, "model": self.model,
-                "designed": self.designed.to_dict(),
-                "starts": [c.to_dict() for c in self.starts],
-                "baselines": [c.to_dict() for c in self.baselines], "gains": self.gains(),
-                "fast_path": self.fast, "notes": self.notes, "curves": self.curves}
 
 
 def planned_ticks(family: str) -> int:
@@ -327,6 +250,11 @@ def design_schedule(fit: Any, steps: int, family: str = "wsd", peak: float | Non
     T = obj.steps
     tail = f"+warmup({warmup})" if warmup > 0 else ""
 
+    if family == "free" and obj.layout and (obj.layout["gD"] or obj.layout["gG"]):
+        notes.append(f"{model.label} takes the peak LR as a run-level covariate (fitted on "
+                     "schedules that plateau at their peak): a free shape can game it with a "
+                     "short spike to a high peak — check the designed shape, or use a model "
+                     "without a peak term (e.g. convex-ed-gt) or a family")
     if family == "free":
         bests, starts = [], []
         for fam in ("linear", "cosine", "wsd"):

@@ -10,7 +10,7 @@ import numpy as np
 from convexlaw.plot import _pyplot, _save
 
 if TYPE_CHECKING:
-    from convexlaw.design.core import Design
+    from convexlaw.design.result import Design
 
 _COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown")
 ZOOM = 0.25  # the loss panel starts here (fraction of T): the curves separate late

@@ -16,6 +16,7 @@ from convexlaw.cli import app
 from convexlaw.curve import ConvexED, ConvexModel
 from convexlaw.design import DesignError, Objective, Spline, design_schedule
 from convexlaw.runs import Run
+from convexlaw.schedules import lr_lambda
 
 D, G = 2.0, 3.0
 LITERAL = ConvexModel.from_params({"L_inf": 0.0, "D2": D * D, "G2": G * G})
@@ -209,6 +210,8 @@ def test_cli_json_csv_and_plot(fit_file, tmp_path):
     assert spec.startswith("wsd(") and spec.endswith("+warmup(150)")
     np.testing.assert_array_equal(schedule(f"csv(path={out})", 3000, 3e-4),
                                   schedule(spec, 3000, 3e-4))
+    f = lr_lambda(spec, 3000)  # what the harness's LambdaLR multiplies the peak by
+    np.testing.assert_array_equal([3e-4 * f(s) for s in range(3000)], schedule(spec, 3000, 3e-4))
     assert png.stat().st_size > 10_000
     assert {g["baseline"] for g in d["gains"]} == {"cosine", "wsd"}
     assert all(g["gain"] > 0 for g in d["gains"])

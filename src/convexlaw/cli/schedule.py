@@ -63,9 +63,7 @@ def design_cmd(
 ) -> None:
     """The schedule a fitted curve model predicts is best at step T, beside cosine and WSD.
 
-    Searches a family's parameters (or a free monotone spline) for the lowest predicted
-    loss at T, at --peak or with the peak tuned; cosine and WSD are scored at their own
-    tuned peaks.
+    Cosine and WSD are scored at their own tuned peaks (and at --peak when given).
     """
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

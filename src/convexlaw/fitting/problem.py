@@ -75,16 +75,20 @@ class Param:
 
 
 # ------------------------------------------------------------------------- residuals
-def log_residuals(pred: np.ndarray, y: np.ndarray, floor: float = 0.0) -> np.ndarray:
+def log_residuals(pred: np.ndarray, y: np.ndarray, floor: float = 0.0,
+                  logy: np.ndarray | None = None) -> np.ndarray:
     """log ŷ − log y. ŷ is clamped at floor·y (floor = 0: a non-positive ŷ is not clamped
-    but gets the large residual ``_BAD``, as does a non-finite ŷ)."""
+    but gets the large residual ``_BAD``, as does a non-finite ŷ). ``logy``: log y, if
+    known."""
     pred = np.asarray(pred, dtype=np.float64)
-    y = np.broadcast_to(y, pred.shape)
     if floor > 0:
         pred = np.maximum(pred, floor * y)
-    ok = np.isfinite(pred) & (pred > 0)
-    r = np.full(pred.shape, _BAD)
-    r[ok] = np.log(pred[ok]) - np.log(y[ok])
+    logy = np.log(y) if logy is None else logy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log(pred) - logy
+    bad = ~np.isfinite(r)
+    if bad.any():  # ŷ ≤ 0, nan or inf
+        r[bad] = _BAD
     return r
 
 
@@ -139,6 +143,8 @@ class Problem:
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.logy = np.log(self.y)
         self.names = [p.name for p in self.params]
         self.lo = np.array([p.z_bounds[0] for p in self.params], dtype=np.float64)
         self.hi = np.array([p.z_bounds[1] for p in self.params], dtype=np.float64)
@@ -166,7 +172,8 @@ class Problem:
         return out
 
     def residuals(self, z: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return log_residuals(self.predict(self.values(z), idx), self.y[idx], self.floor)
+        return log_residuals(self.predict(self.values(z), idx), self.y[idx], self.floor,
+                             self.logy[idx])
 
     def batch_residuals(self, Z: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Log residuals (B, len(idx)) for every row of Z."""
@@ -175,7 +182,7 @@ class Problem:
         else:
             pred = np.array([self.predict(self.values(z), idx) for z in Z]).reshape(
                 len(Z), idx.size)
-        return log_residuals(pred, self.y[idx], self.floor)
+        return log_residuals(pred, self.y[idx], self.floor, self.logy[idx])
 
     def log_jacobian(self, z: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """d(log residual)/dz from the analytic gradient (``gradient`` must be set)."""

@@ -196,13 +196,14 @@ def polish_batch(problem: Problem, Z0: np.ndarray, idx: np.ndarray,
             h = np.where(Za + h > hi, -h, h)
             Zp = (Za[None, :, :] + h[None, :, :] * eye[:, None, :]).reshape(k * new.size, k)
             Rp = problem.batch_residuals(Zp, idx).reshape(k, new.size, n)
-            J = np.moveaxis((Rp - Ra[None]) / h.T[:, :, None], 0, -1)  # (b, n, k)
+            J = ((Rp - Ra[None]) / h.T[:, :, None]).transpose(1, 2, 0)  # (b, n, k)
             wg, wh = _loss_weights(Ra, loss, delta)
             wg, wh = W[new] * wg, W[new] * wh
-            g[new] = np.einsum("bn,bn,bnk->bk", wg, Ra, J)
-            H[new] = np.einsum("bn,bnk,bnl->bkl", wh, J, J)
+            Jt = J.transpose(0, 2, 1)
+            g[new] = (Jt @ (wg * Ra)[:, :, None])[:, :, 0]
+            H[new] = Jt @ (J * wh[:, :, None])
             # damping metric: the curvature of the reweighted (majorising) problem
-            dmet[new] = np.einsum("bn,bnk,bnk->bk", wg, J, J)
+            dmet[new] = (Jt * Jt * wg[:, None, :]).sum(axis=2)
             stale[new] = False
         Za, ga = Z[act], g[act]
         at_lo = (Za <= lo + 1e-12 * np.maximum(1.0, np.abs(lo))) & (ga > 0)
@@ -220,7 +221,7 @@ def polish_batch(problem: Problem, Z0: np.ndarray, idx: np.ndarray,
         ok = np.isfinite(cn) & (cn < cost[act])
         gain = np.where(ok, cost[act] - cn, 0.0)
         dz = Zn - Za  # predicted gain of the local model (Nielsen's damping update)
-        pred = -(np.einsum("bk,bk->b", ga, dz) + 0.5 * np.einsum("bk,bkl,bl->b", dz, Hm, dz))
+        pred = -((ga * dz).sum(axis=1) + 0.5 * (dz[:, None, :] @ Hm @ dz[:, :, None])[:, 0, 0])
         rho = np.where(pred > 0, gain / np.maximum(pred, 1e-300), 0.0)
         acc = act[ok]
         Z[acc], R[acc], cost[acc] = Zn[ok], Rn[ok], cn[ok]

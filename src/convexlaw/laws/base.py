@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from convexlaw.fitting import Param, Problem, bootstrap, fit
+from convexlaw.fitting import Param, Problem, bootstrap, fit, param_lines
 from convexlaw.laws.data import LawData
 from convexlaw.metrics import curve_metrics
 
@@ -341,16 +341,8 @@ class Law:
 
     # ---------------------------------------------------------------- report
     def _param_lines(self) -> list[str]:
-        lines = []
-        for name, val in self.params_.items():
-            if name in self.free_:
-                se = self.stderr_.get(name, float("nan"))
-                se_txt = f"± {se:.3g}" if math.isfinite(se) else "± n/a"
-                flag = "  (at bound)" if name in self.at_bound_ else ""
-                lines.append(f"  {name:<8} = {val:>12.6g} {se_txt}{flag}")
-            else:
-                lines.append(f"  {name:<8} = {val:>12.6g} (fixed)")
-        return lines
+        bounds = {k: v for k, v in self.bounds_.items() if k in self.free_}
+        return param_lines(self.params_, self.stderr_, bounds, self.at_bound_)
 
     def _derived_lines(self) -> list[str]:
         return []

@@ -162,15 +162,41 @@ def _loss_weights(R: np.ndarray, loss: str, delta: float) -> tuple[np.ndarray, n
     return np.ones_like(R), np.ones_like(R)
 
 
+def _with_steps(Z: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Z and its forward-difference neighbours stacked: (Z; Z + h_j e_j for each j), and
+    h (steps turn back at the upper bound)."""
+    b, k = Z.shape
+    h = math.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(Z))
+    h = np.where(Z + h > hi, -h, h)
+    Zp = Z[None, :, :] + h[None, :, :] * np.eye(k)[:, None, :]
+    return np.concatenate([Z[None], Zp]).reshape((k + 1) * b, k), h
+
+
+def _local_model(Rs: np.ndarray, h: np.ndarray, W: np.ndarray, loss: str, delta: float
+                 ) -> tuple[np.ndarray, ...]:
+    """(R, g, H, d) from the residuals at Z and its neighbours (k + 1, b, n): the robust
+    gradient, the Gauss–Newton curvature and the diagonal of the reweighted curvature."""
+    R = Rs[0]
+    J = ((Rs[1:] - R[None]) / h.T[:, :, None]).transpose(1, 0, 2)  # (b, k, n) = Jᵀ
+    wg, wh = _loss_weights(R, loss, delta)
+    wg, wh = W * wg, W * wh
+    g = (J @ (wg * R)[:, :, None])[:, :, 0]
+    H = (J * wh[:, None, :]) @ J.transpose(0, 2, 1)
+    # damping metric: the curvature of the reweighted (majorising) problem
+    d = (J * J * wg[:, None, :]).sum(axis=2)
+    return R, g, H, d
+
+
 def polish_batch(problem: Problem, Z0: np.ndarray, idx: np.ndarray,
                  weights: np.ndarray | None = None, loss: str = "huber",
                  delta: float = 1e-3, max_iter: int = 300, ftol: float = 1e-12
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Many robust fits at once: row b minimises ½ Σ_i w_bi·ρ(r_i(z_b)) in the box.
 
-    A batched Levenberg–Marquardt on iteratively reweighted Gauss–Newton steps (the
-    weights ρ'(r)/2r majorise the robust cost, so an accepted step lowers it), with a
-    forward-difference Jacobian from one batched prediction per iteration; a coordinate at
+    A batched Levenberg–Marquardt on Gauss–Newton steps with the robust loss's curvature
+    (as ``least_squares`` scales them), damped by the reweighted curvature (Nielsen's
+    update of λ); the forward-difference Jacobian at a trial point is evaluated together
+    with the trial point, so each iteration costs one batched prediction. A coordinate at
     a bound whose gradient points outwards is held there. Returns (Z, cost).
     """
     Z = problem.inside(np.atleast_2d(np.asarray(Z0, dtype=np.float64)), 1e-12)
@@ -178,33 +204,17 @@ def polish_batch(problem: Problem, Z0: np.ndarray, idx: np.ndarray,
     n = idx.size
     W = np.ones((B, n)) if weights is None else np.asarray(weights, dtype=np.float64)
     lo, hi = problem.lo, problem.hi
-    R = problem.batch_residuals(Z, idx)
+    eye = np.eye(k)
+    Zs, h = _with_steps(Z, hi)
+    R, g, H, dmet = _local_model(problem.batch_residuals(Zs, idx).reshape(k + 1, B, n), h, W,
+                                 loss, delta)
     cost = robust_cost(R, loss, delta, W)
     lam, nu = np.full(B, 1e-3), np.full(B, 2.0)
     todo = np.ones(B, dtype=bool)
-    stale = np.ones(B, dtype=bool)  # the local model (g, H) must be rebuilt at Z
-    g, H, dmet = np.zeros((B, k)), np.zeros((B, k, k)), np.zeros((B, k))
-    eye = np.eye(k)
     for _ in range(max_iter):
         act = np.flatnonzero(todo)
         if act.size == 0:
             break
-        new = act[stale[act]]
-        if new.size:  # a rejected step leaves Z, and so the local model, unchanged
-            Za, Ra = Z[new], R[new]
-            h = math.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(Za))
-            h = np.where(Za + h > hi, -h, h)
-            Zp = (Za[None, :, :] + h[None, :, :] * eye[:, None, :]).reshape(k * new.size, k)
-            Rp = problem.batch_residuals(Zp, idx).reshape(k, new.size, n)
-            J = ((Rp - Ra[None]) / h.T[:, :, None]).transpose(1, 2, 0)  # (b, n, k)
-            wg, wh = _loss_weights(Ra, loss, delta)
-            wg, wh = W[new] * wg, W[new] * wh
-            Jt = J.transpose(0, 2, 1)
-            g[new] = (Jt @ (wg * Ra)[:, :, None])[:, :, 0]
-            H[new] = Jt @ (J * wh[:, :, None])
-            # damping metric: the curvature of the reweighted (majorising) problem
-            dmet[new] = (Jt * Jt * wg[:, None, :]).sum(axis=2)
-            stale[new] = False
         Za, ga = Z[act], g[act]
         at_lo = (Za <= lo + 1e-12 * np.maximum(1.0, np.abs(lo))) & (ga > 0)
         at_hi = (Za >= hi - 1e-12 * np.maximum(1.0, np.abs(hi))) & (ga < 0)
@@ -216,16 +226,19 @@ def polish_batch(problem: Problem, Z0: np.ndarray, idx: np.ndarray,
         A = Hm + (lam[act][:, None] * d)[:, :, None] * eye + held[:, :, None] * eye
         step = -np.linalg.solve(A, np.where(held, 0.0, ga)[:, :, None])[:, :, 0]
         Zn = np.clip(Za + step, lo, hi)
-        Rn = problem.batch_residuals(Zn, idx)
-        cn = robust_cost(Rn, loss, delta, W[act])
+        Zs, hn = _with_steps(Zn, hi)  # the trial point and its Jacobian, in one prediction
+        Rs = problem.batch_residuals(Zs, idx).reshape(k + 1, act.size, n)
+        cn = robust_cost(Rs[0], loss, delta, W[act])
         ok = np.isfinite(cn) & (cn < cost[act])
         gain = np.where(ok, cost[act] - cn, 0.0)
         dz = Zn - Za  # predicted gain of the local model (Nielsen's damping update)
         pred = -((ga * dz).sum(axis=1) + 0.5 * (dz[:, None, :] @ Hm @ dz[:, :, None])[:, 0, 0])
         rho = np.where(pred > 0, gain / np.maximum(pred, 1e-300), 0.0)
         acc = act[ok]
-        Z[acc], R[acc], cost[acc] = Zn[ok], Rn[ok], cn[ok]
-        stale[acc] = True
+        if acc.size:
+            Z[acc], cost[acc] = Zn[ok], cn[ok]
+            R[acc], g[acc], H[acc], dmet[acc] = _local_model(Rs[:, ok], hn[ok], W[acc], loss,
+                                                             delta)
         lam[acc] = np.maximum(lam[acc] * np.maximum(1 / 3, 1 - (2 * rho[ok] - 1) ** 3), 1e-12)
         nu[acc] = 2.0
         rej = act[~ok]

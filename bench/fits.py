@@ -1,7 +1,7 @@
 """Benchmark: the fitting engine's speed goals (issue 13), best of a few repetitions.
 
-    python bench/fits.py [--repeat 3] [--demo convexlaw-demo] [--compare /path/to/src]
-                         [--json OUT] [--write-table]
+    python bench/fits.py [--repeat 3] [--demo DIR] [--compare /path/to/src] [--json OUT]
+                         [--write-table]
 
 Times, each in a fresh Python process (so imports and caches are cold, as for a user):
 
@@ -10,8 +10,9 @@ Times, each in a fresh Python process (so imports and caches are cold, as for a 
    is the published 124M constant-LR runs at nine horizons × four peaks (36 rows),
    written by ``--write-table``.
 2. ``convexlaw plan --db PILOTS --steps 4000`` on the demo's 20 pilot runs (T = 50 … 400,
-   five peaks each; goal ≤ 5 s): the pilots are copied from the run store of
-   ``convexlaw demo --out DIR`` (``--demo DIR``) into a temporary store.
+   five peaks each; goal ≤ 5 s): by default those of ``tests/data/demo-pilots.jsonl`` (the
+   pilots of a ``convexlaw demo`` run, validation curves), or with ``--demo DIR`` the
+   pilots in the run store of ``convexlaw demo --out DIR``; copied into a temporary store.
 3. A cold ``convex-ed-gt`` fit on the Multi-Power-Law protocol (fit cosine_24000,
    constant_24000 and wsdcon_9 of ../shared/data/mpl-25m; goal ≤ 1.5 s): the time of
    ``fit`` alone, in a fresh process.
@@ -40,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TABLE = ROOT / "examples" / "124m-constant-36.csv"
+PILOTS = ROOT / "tests" / "data" / "demo-pilots.jsonl"
 HORIZONS = (2000, 3000, 4000, 6000, 8000, 12000, 16000, 25000, 49800)
 GOALS = {"laws fit": 3.0, "plan": 5.0, "convex-ed-gt fit": 1.5}
 
@@ -77,22 +79,22 @@ def run(cmd: list[str], src: Path, timed_inside: bool = False) -> float:
     return float(out.stdout.strip().splitlines()[-1]) if timed_inside else dt
 
 
-def pilot_store(demo: Path, tmp: Path) -> Path:
+def pilot_store(demo: Path | None, tmp: Path) -> Path:
     """The demo's pilot runs (T ≤ 400) copied into a fresh store."""
-    from convexlaw.runs import RunStore
+    from convexlaw.runs import RunStore, load_runs
 
-    db = demo / "runs.db"
-    if not db.exists():
-        raise SystemExit(f"{db} not found: run `convexlaw demo --out {demo}` first, or give "
-                         "--demo DIR")
+    if demo is None:
+        runs = load_runs([str(PILOTS)])
+    else:
+        db = demo / "runs.db"
+        if not db.exists():
+            raise SystemExit(f"{db} not found: run `convexlaw demo --out {demo}` first")
+        runs = [r for r in RunStore(db).list(curves=True) if r.T <= 400]
+    if not runs:
+        raise SystemExit("no pilot runs (T ≤ 400) found")
     out = RunStore(tmp / "pilots.db")
-    n = 0
-    for r in RunStore(db).list(curves=True):
-        if r.T <= 400:
-            out.put(r)
-            n += 1
-    if n == 0:
-        raise SystemExit(f"{db} holds no pilot runs (T ≤ 400)")
+    for r in runs:
+        out.put(r)
     return tmp / "pilots.db"
 
 
@@ -118,8 +120,8 @@ def write_table() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="repetitions (best is reported)")
-    ap.add_argument("--demo", type=Path, default=Path("convexlaw-demo"),
-                    help="output folder of `convexlaw demo` (its runs.db has the pilots)")
+    ap.add_argument("--demo", type=Path, help="output folder of `convexlaw demo` whose "
+                    "runs.db has the pilots (default: tests/data/demo-pilots.jsonl)")
     ap.add_argument("--compare", type=Path, help="another checkout's src/ to time as well")
     ap.add_argument("--json", type=Path, help="write the numbers as JSON")
     ap.add_argument("--write-table", action="store_true", help="(re)write the 36-row table")

@@ -153,12 +153,12 @@ def _loss_weights(R: np.ndarray, loss: str, delta: float) -> tuple[np.ndarray, n
     """(ρ', ρ' + 2ρ''·s) of the robust loss at s = (r/δ)²: the gradient weights
     (∇ = Σ ρ'·r·J) and the Gauss–Newton curvature weights (scipy's Triggs correction:
     0 in the linear part of the Huber loss)."""
-    s = (R / delta) ** 2
     if loss == "huber":
-        quad = s <= 1.0
-        return np.where(quad, 1.0, 1.0 / np.sqrt(np.maximum(s, 1.0))), quad.astype(float)
+        a = np.abs(R)
+        return np.minimum(1.0, delta / np.maximum(a, 1e-300)), (a <= delta).astype(float)
     if loss == "soft_l1":
-        return 1.0 / np.sqrt(1.0 + s), (1.0 + s) ** -1.5
+        s1 = 1.0 + (R / delta) ** 2
+        return 1.0 / np.sqrt(s1), s1 ** -1.5
     return np.ones_like(R), np.ones_like(R)
 
 
@@ -180,10 +180,11 @@ def _local_model(Rs: np.ndarray, h: np.ndarray, W: np.ndarray, loss: str, delta:
     J = ((Rs[1:] - R[None]) / h.T[:, :, None]).transpose(1, 0, 2)  # (b, k, n) = Jᵀ
     wg, wh = _loss_weights(R, loss, delta)
     wg, wh = W * wg, W * wh
-    g = (J @ (wg * R)[:, :, None])[:, :, 0]
+    Jg = J * wg[:, None, :]
+    g = np.einsum("bkn,bn->bk", Jg, R)
     H = (J * wh[:, None, :]) @ J.transpose(0, 2, 1)
     # damping metric: the curvature of the reweighted (majorising) problem
-    d = (J * J * wg[:, None, :]).sum(axis=2)
+    d = np.einsum("bkn,bkn->bk", Jg, J)
     return R, g, H, d
 
 

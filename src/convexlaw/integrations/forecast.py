@@ -105,6 +105,11 @@ class Planner:
         self.source, self.steps = source, steps
         self._cache: np.ndarray | None = None
 
+    @property
+    def plan(self) -> np.ndarray | None:
+        """The last plan made (None before the first)."""
+        return self._cache
+
     def planned(self, lrs: np.ndarray) -> np.ndarray | str:
         """All T planned learning rates (the logged ones first), or why there are none."""
         T, done = self.steps, lrs.size
@@ -124,8 +129,8 @@ class Planner:
             return "the planned learning rates are not all finite and >= 0"
         bad = _agree(full[:done], lrs)
         if bad is not None:
-            return (f"update {bad + 1} used learning rate {lrs[bad]!r}, the plan says "
-                    f"{full[bad]!r}")
+            return (f"update {bad + 1} used learning rate {float(lrs[bad])!r}, the plan says "
+                    f"{float(full[bad])!r}")
         self._cache = full
         return full
 

@@ -134,8 +134,13 @@ class HFCallback(TrainerCallback):
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any,
                               optimizer: Any = None, **kw: Any) -> None:
         rec = self._active()
+        if rec is not None:  # its loss is logged later: flush at the next update's start
+            rec.log_lr(int(state.global_step) + 1, optimizer, flush=False)
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        rec = self._active()
         if rec is not None:
-            rec.log_lr(int(state.global_step) + 1, optimizer)
+            rec.maybe_flush()
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Mapping | None = None,
                **kw: Any) -> None:

@@ -173,7 +173,7 @@ class LightningCallback(Callback):
             if gn is not None:
                 rec.log_value("grad_norm", step, gn.detach())
         before = rec.forecast
-        rec.log_lr(step, optimizer)
+        rec.log_lr(step, optimizer, flush=False)  # its loss comes at the batch's end
         if rec.forecast is not before and "final_loss" in rec.forecast:
             self._log_forecast(trainer, rec.forecast)
 
@@ -194,6 +194,7 @@ class LightningCallback(Callback):
                          else 1) / self._micro
                 rec.log_value("train", rec.T, self._loss * scale)
             self._loss, self._micro, self._loss_step = None, 0, rec.T
+            rec.maybe_flush()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         rec = self.recorder

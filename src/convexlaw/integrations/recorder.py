@@ -72,6 +72,8 @@ def _scalar(value: Any) -> float | Any:
     GPU loss does not force a device sync on every update."""
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return float(value)
+    if hasattr(value, "detach"):
+        return value.detach()
     if not hasattr(value, "item") and not hasattr(value, "__float__"):
         raise ValueError(f"a logged value must be a number or a scalar tensor, got "
                          f"{type(value).__name__}")
@@ -214,16 +216,25 @@ class Recorder:
         ``grad_norm``, or a kind of your own as a keyword)."""
         step = self._check_step(step)
         if lr is not None:
-            self.log_lr(step, lr)
+            self._add_lr(step, lr)
         for kind, value in (("train", loss), ("val", val), ("grad_norm", grad_norm),
                             *curves.items()):
             if value is not None:
                 self.log_value(kind, step, value)
+        if lr is not None:  # after the values: a flush holds the whole update
+            self._check_forecast()
+            self.maybe_flush()
 
-    def log_lr(self, step: int, lr: Any) -> None:
+    def log_lr(self, step: int, lr: Any, *, flush: bool = True) -> None:
         """The learning rate of update ``step`` (updates must come 1, 2, 3... with none
-        missing: the bound needs the whole sequence)."""
-        step = self._check_step(step)
+        missing: the bound needs the whole sequence). ``flush=False`` when the update's
+        losses come later: the caller then calls :meth:`maybe_flush` once they are in."""
+        self._add_lr(self._check_step(step), lr)
+        self._check_forecast()
+        if flush:
+            self.maybe_flush()
+
+    def _add_lr(self, step: int, lr: Any) -> None:
         if self.closed:
             raise RuntimeError(f"run {self.name!r} is closed; start a new recorder")
         if step != self.T + 1:
@@ -243,9 +254,11 @@ class Recorder:
             self.tags["ran_past_planned_steps"] = True
         self._lrs.append(value)
         self._check_schedule(step, value)
-        if self._next_forecast is not None and step >= self._next_forecast:
+
+    def _check_forecast(self) -> None:
+        # here, right after an update's LR: the optimizer still holds it (see Planner)
+        if self._next_forecast is not None and self.T >= self._next_forecast:
             self._forecast()
-        self._maybe_flush()
 
     def log_value(self, kind: str, step: int, value: Any) -> None:
         """One point of curve ``kind`` at ``step`` (0 = before any update)."""
@@ -283,7 +296,8 @@ class Recorder:
             self.schedule = self._spec_lrs = None
 
     # ------------------------------------------------------------------ writing
-    def _maybe_flush(self) -> None:
+    def maybe_flush(self) -> None:
+        """Flush if one is due (``flush_every`` updates, or the time-based spacing)."""
         if self.flush_every is not None:
             if self.T - self._flushed_at >= self.flush_every:
                 self.flush()
@@ -442,8 +456,9 @@ class Recorder:
         else:
             self._warn("forecast", f"run {self.name!r}: no forecast at update {self.T}: "
                        f"{result['error']}")
-        self.forecast = {**result, "history": history}
-        self.flush()
+            if self.planner.source is None:
+                self._next_forecast = None  # it will not get a plan later either
+        self.forecast = {**result, "history": history}  # stored by the next flush
 
     # ------------------------------------------------------------------ helpers
     def _warn(self, key: str, message: str) -> None:

@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 
 from convexlaw.runs import Run
 
-__all__ = ["Forecast", "Planner", "bin_means", "forecast_final", "sweep_best"]
+__all__ = ["Forecast", "Planner", "bin_means", "final_loss", "forecast_final", "sweep_best"]
 
 MIN_POINTS = 10  # a 5-parameter fit needs a margin of points after the burn-in
 
@@ -47,7 +47,9 @@ class Forecast:
     to forecast ("train" or "val"); first forecast after ``start``·T updates, then every
     ``every``·T; the first ``burn_in``·T updates are left out of the fit; ``bins``: at most
     this many points enter the fit (means of consecutive losses); ``tolerance``: a
-    forecast within this relative margin of the sweep's best final loss is on track.
+    forecast within this relative margin of the sweep's best final loss is on track,
+    a finished run's final loss being the mean over its last ``final_window``·T updates
+    when its curve has every update (one minibatch loss is too noisy to rank peaks by).
     """
 
     model: str = "convex-ed-gt"
@@ -57,6 +59,7 @@ class Forecast:
     burn_in: float = 0.1
     bins: int = 200
     tolerance: float = 0.01
+    final_window: float = 0.02
 
     def validate(self) -> Forecast:
         from convexlaw.protocols import MODELS
@@ -80,7 +83,14 @@ class Forecast:
             raise ValueError(f"forecast bins = {self.bins!r}; expected an integer >= {MIN_POINTS}")
         if not (isinstance(self.tolerance, (int, float)) and self.tolerance >= 0):
             raise ValueError(f"forecast tolerance = {self.tolerance!r}; expected a number >= 0")
+        if not (isinstance(self.final_window, (int, float)) and 0 <= self.final_window < 1):
+            raise ValueError(f"forecast final_window = {self.final_window!r}; expected a "
+                             "fraction of the run in [0, 1)")
         return self
+
+    def width(self, steps: int) -> int:
+        """Updates averaged into a dense curve's final loss."""
+        return max(1, math.ceil(steps / self.bins), math.ceil(self.final_window * steps))
 
     def first_step(self, steps: int) -> int | None:
         t = max(1, math.ceil(self.start * steps))
@@ -154,7 +164,7 @@ def bin_means(steps: np.ndarray, values: np.ndarray, bins: int) -> tuple[np.ndar
     return mid, np.array([values[g].mean() for g in groups])
 
 
-def _final(run: Run, kind: str, width: int) -> float | None:
+def final_loss(run: Run, kind: str, width: int = 1) -> float | None:
     """A finished run's final loss: its last value, averaged over ``width`` per-update
     points for a dense (per-update) curve, as the forecast's fit averages its own."""
     try:
@@ -175,7 +185,7 @@ def sweep_best(store: Any, sweep: str, steps: int, kind: str, width: int = 1,
     for r in store.list(curves=True, status="finished", T=steps, tags={"sweep": sweep}):
         if r.id == exclude:
             continue
-        fin = _final(r, kind, width)
+        fin = final_loss(r, kind, width)
         if fin is not None and (best is None or fin < best[0]):
             best = (fin, r.name)
     return best
@@ -222,8 +232,7 @@ def forecast_final(run: Run, planner: Planner, opts: Forecast, steps: int, *,
     out.update(final_loss=pred, fit_r2=float(model.fit_info_["r2"]), points=int(s.size),
                identified=bool(model.identified_), warnings=list(model.warnings_))
     if sweep is not None and store is not None:
-        width = max(1, math.ceil(steps / opts.bins))
-        best = sweep_best(store, sweep, steps, opts.kind, width, exclude=run.id)
+        best = sweep_best(store, sweep, steps, opts.kind, opts.width(steps), exclude=run.id)
         if best is None:
             out.update(sweep_best=None, sweep_best_run=None, on_track=None)
         else:

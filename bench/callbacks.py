@@ -179,6 +179,10 @@ def recorder_costs() -> dict[str, float]:
     return out
 
 
+def _overhead(x: float, base: float, steps: int) -> str:
+    return f"{(x - base) / steps * 1e6:+.0f} µs ({100 * (x / base - 1):+.1f} %)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
@@ -211,8 +215,8 @@ def main() -> None:
         base = min(times[(name, "without")])
         w = min(times[(name, "with")])
         w1 = min(times[(name, "with, flush every update")])
-        per = lambda x: f"{(x - base) / args.steps * 1e6:+.0f} µs ({100 * (x / base - 1):+.1f} %)"  # noqa: E731
-        print(f"| {name} | {base:.3f} s | {w:.3f} s | {per(w)} | {w1:.3f} s | {per(w1)} |")
+        print(f"| {name} | {base:.3f} s | {w:.3f} s | {_overhead(w, base, args.steps)} | "
+              f"{w1:.3f} s | {_overhead(w1, base, args.steps)} |")
         results["rows"].append({"trainer": name, "without": base, "with": w,
                                 "with_flush_every_update": w1,
                                 "all": {k[1]: v for k, v in times.items() if k[0] == name}})

@@ -280,6 +280,14 @@ def test_record_killed_with_sigkill_leaves_a_consistent_run(tmp_path, min_update
     assert run.curve("val")[0].tolist() == list(range(3, run.T + 1, 3))
 
 
+def test_record_keeps_the_core_free_of_torch():
+    code = ("import sys, convexlaw; convexlaw.record; from convexlaw.integrations import "
+            "Forecast, Recorder; assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": SRC},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
 # ====================================================================== forecast
 def test_bin_means_average_consecutive_points():
     s, v = bin_means(np.arange(1, 11), np.arange(10.0), 5)
@@ -708,6 +716,42 @@ def test_hf_callback_with_a_scheduler_of_your_own(tmp_path, bytes_data):
     # (too few logged losses for a fit yet: the forecast says so)
     assert cb.recorder.planner.plan.tolist() == spy.lrs
     assert "3 'train' points after the burn-in" in run.tags["forecast"]["error"]
+
+
+def test_hf_resume_from_checkpoint_continues_the_run(tmp_path, bytes_data):
+    """A checkpoint after update 8, the job dies after 12 (store flushed every update):
+    resumed with the same run_id, updates 9..16 replace 9..12; without it, a warning and
+    no record, and the training itself goes on."""
+    from transformers import TrainerCallback
+
+    from convexlaw.integrations import HFCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 12:
+                raise RuntimeError("preempted")
+
+    db, T = _db(tmp_path), 16
+    ck = dict(save_strategy="steps", save_steps=8, eval_strategy="no")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = HFCallback(db, name="hfres", run_id="hfresume0001", flush_every=1)
+        trainer, _ = _hf_trainer(tmp_path, bytes_data, [first, Crash()], steps=T, **ck)
+        with pytest.raises(RuntimeError, match="preempted"):
+            trainer.train()
+        assert RunStore(db).get("hfres").T == 11  # update 12's loss never came: not flushed
+        again = HFCallback(db, name="hfres", run_id="hfresume0001")
+        trainer, _ = _hf_trainer(tmp_path, bytes_data, [again], steps=T, **ck)
+        trainer.train(resume_from_checkpoint=str(tmp_path / "hf" / "checkpoint-8"))
+    run = RunStore(db).get("hfresume0001")
+    assert run.status == "finished" and run.tags["resumed_at"] == [8]
+    assert run.lrs.tolist() == _hf_expected("cosine", 3e-3, 4, T)
+    assert run.curve("train")[0].tolist() == list(range(1, T + 1))
+    lost = HFCallback(db, name="lost")
+    with pytest.warns(RecorderWarning, match="not recording this resumed run"):
+        trainer, _ = _hf_trainer(tmp_path, bytes_data, [lost], steps=T, **ck)
+        trainer.train(resume_from_checkpoint=str(tmp_path / "hf" / "checkpoint-8"))
+    assert lost.recorder is None and len(RunStore(db)) == 1
 
 
 _HF_CHILD = """

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +41,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
     raise ImportError("HFCallback needs transformers: pip install 'convexlaw[hf]'") from None
 
 from convexlaw.integrations.forecast import Forecast
-from convexlaw.integrations.recorder import Recorder, config_value, versions
+from convexlaw.integrations.recorder import Recorder, RecorderWarning, config_value, versions
 from convexlaw.integrations.torchutil import future_lrs, param_count, torch_scheduler
 from convexlaw.runs import RunStore
 
@@ -108,7 +109,14 @@ class HFCallback(TrainerCallback):
             rec.tags["N_non_embedding"] = int(model.num_parameters(only_trainable=True,
                                                                    exclude_embeddings=True))
         if state.global_step:
-            rec.resume_at(int(state.global_step))
+            try:
+                rec.resume_at(int(state.global_step))
+            except ValueError as err:  # recording must not stop the training
+                warnings.warn(f"convexlaw: not recording this resumed run: {err} (pass the "
+                              "killed run's run_id to HFCallback to continue it)",
+                              RecorderWarning, stacklevel=2)
+                self.recorder = None
+                return
         self.run_id = rec.id
 
     @staticmethod

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +46,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
                           "'convexlaw[lightning]'") from None
 
 from convexlaw.integrations.forecast import Forecast
-from convexlaw.integrations.recorder import Recorder, config_value, versions
+from convexlaw.integrations.recorder import Recorder, RecorderWarning, config_value, versions
 from convexlaw.integrations.torchutil import future_lrs, grad_norm, param_count, torch_scheduler
 from convexlaw.runs import RunStore
 
@@ -110,7 +111,13 @@ class LightningCallback(Callback):
                         optimizer_defaults=config_value(getattr(opt, "defaults", {})),
                         versions=versions("torch", "lightning", "pytorch-lightning"))
         if trainer.global_step:
-            rec.resume_at(trainer.global_step)
+            try:
+                rec.resume_at(trainer.global_step)
+            except ValueError as err:  # recording must not stop the training
+                warnings.warn(f"convexlaw: not recording this resumed run: {err}",
+                              RecorderWarning, stacklevel=2)
+                self.recorder = None
+                return
         self.run_id = rec.id
         self._loss, self._micro, self._loss_step = None, 0, rec.T
 

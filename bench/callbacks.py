@@ -11,7 +11,9 @@ Three real trainings on CPU, one torch thread, each with and without convexlaw:
   so the Trainer's own per-update logging is not counted as ours).
 Each variant also runs with ``flush_every=1`` (a store write every update: the worst
 case). Process CPU time of the whole fit (set-up and the final write included), variants
-interleaved, best of ``--reps``; overhead per update = (with − without) / steps. Then
+interleaved, best of ``--reps``; overhead per update = (with − without) / steps, and the
+CPU time spent inside convexlaw's hooks per update (timed from inside: robust where the
+difference of two fits drowns in the noise of a shared machine). Then
 the recorder's own costs: one ``log`` call, and one flush of a run of 10⁴ and 10⁵ updates.
 Measured on a shared machine the numbers are noisy: re-run on a quiet one.
 """
@@ -33,6 +35,31 @@ import torch.nn.functional as F
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore")
+
+
+INSIDE = [0.0]  # CPU seconds spent inside convexlaw's hooks in the current fit
+LIGHTNING_HOOKS = ("on_train_start", "on_before_optimizer_step", "on_train_batch_end",
+                   "on_validation_end", "on_train_end")
+HF_HOOKS = ("on_train_begin", "on_pre_optimizer_step", "on_step_begin", "on_log",
+            "on_evaluate", "on_train_end")
+
+
+def timed(obj, names):
+    """Count the CPU time spent in obj's methods ``names`` into INSIDE: our own cost,
+    measured from inside, so it is not drowned by the machine's noise as a difference of
+    two whole fits is."""
+    for name in names:
+        method = getattr(obj, name)
+
+        def wrapper(*a, _m=method, **kw):
+            t0 = time.process_time()
+            try:
+                return _m(*a, **kw)
+            finally:
+                INSIDE[0] += time.process_time() - t0
+
+        setattr(obj, name, wrapper)
+    return obj
 
 
 def mlp() -> torch.nn.Module:
@@ -59,8 +86,8 @@ def plain(steps: int, db: str | None, flush_every: int | None) -> None:
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     sched = lambda_lr(opt, "cosine+warmup(0.05)", steps)
     gen = torch.Generator().manual_seed(0)
-    rec = record(db, {"bench": "plain"}, model=net, steps=steps,
-                 flush_every=flush_every) if db else None
+    rec = timed(record(db, {"bench": "plain"}, model=net, steps=steps,
+                       flush_every=flush_every), ("log", "finish")) if db else None
     for t in range(1, steps + 1):
         idx = torch.randint(0, len(x), (32,), generator=gen)
         loss = F.cross_entropy(net(x[idx]), y[idx])
@@ -99,7 +126,7 @@ def lightning(steps: int, db: str | None, flush_every: int | None) -> None:
     x, y = digits()
     loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True,
                         generator=torch.Generator().manual_seed(0))
-    cbs = [LightningCallback(db, flush_every=flush_every)] if db else []
+    cbs = [timed(LightningCallback(db, flush_every=flush_every), LIGHTNING_HOOKS)] if db else []
     L.Trainer(max_steps=steps, callbacks=cbs, logger=False, enable_checkpointing=False,
               enable_progress_bar=False, enable_model_summary=False,
               num_sanity_val_steps=0).fit(Module(), loader)
@@ -131,7 +158,7 @@ def hf(steps: int, db: str | None, flush_every: int | None) -> None:
                                  save_strategy="no", report_to=[], use_cpu=True,
                                  disable_tqdm=True, dataloader_num_workers=0, seed=0,
                                  log_level="error")
-        cbs = [HFCallback(db, flush_every=flush_every)] if db else []
+        cbs = [timed(HFCallback(db, flush_every=flush_every), HF_HOOKS)] if db else []
         trainer = Trainer(model=model, args=args, train_dataset=_TEXT, callbacks=cbs)
         from transformers.trainer_callback import PrinterCallback
 
@@ -147,6 +174,11 @@ def cpu(fn, *args) -> float:
     t0 = time.process_time()
     fn(*args)
     return time.process_time() - t0
+
+
+def cpu_inside(fn, *args) -> tuple[float, float]:
+    INSIDE[0] = 0.0
+    return cpu(fn, *args), INSIDE[0]
 
 
 # ---------------------------------------------------------------- the recorder alone
@@ -198,28 +230,38 @@ def main() -> None:
         for fn in picks.values():  # warm-up: imports, data, first-call costs
             fn(20, str(Path(d) / "warm.db"), None)
         times: dict[tuple[str, str], list[float]] = {}
+        inside: dict[tuple[str, str], list[float]] = {}
         for rep in range(args.reps):
             for name, fn in picks.items():
                 for label, flush in variants:
                     db = None if flush is None else str(Path(d) / f"{rep}-{fn.__name__}.db")
                     every = flush if isinstance(flush, int) else None
-                    times.setdefault((name, label), []).append(cpu(fn, args.steps, db, every))
+                    total, ours = cpu_inside(fn, args.steps, db, every)
+                    times.setdefault((name, label), []).append(total)
+                    inside.setdefault((name, label), []).append(ours)
     load = os.getloadavg()[0]
     results = {"steps": args.steps, "reps": args.reps, "load_average": load, "rows": []}
     print(f"T = {args.steps} updates, CPU seconds of the whole fit, best of {args.reps}, "
           f"1 torch thread, load average {load:.1f}")
-    print("| trainer | without | with | overhead / update | with flush every update | "
-          "overhead / update |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| trainer | without | with | overhead / update | inside convexlaw / update | "
+          "with flush every update | overhead / update | inside convexlaw / update |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in picks:
         base = min(times[(name, "without")])
         w = min(times[(name, "with")])
         w1 = min(times[(name, "with, flush every update")])
+        ins = min(inside[(name, "with")]) / args.steps
+        ins1 = min(inside[(name, "with, flush every update")]) / args.steps
         print(f"| {name} | {base:.3f} s | {w:.3f} s | {_overhead(w, base, args.steps)} | "
-              f"{w1:.3f} s | {_overhead(w1, base, args.steps)} |")
+              f"{ins * 1e6:.0f} µs ({100 * ins * args.steps / base:.1f} %) | "
+              f"{w1:.3f} s | {_overhead(w1, base, args.steps)} | "
+              f"{ins1 * 1e6:.0f} µs ({100 * ins1 * args.steps / base:.1f} %) |")
         results["rows"].append({"trainer": name, "without": base, "with": w,
-                                "with_flush_every_update": w1,
-                                "all": {k[1]: v for k, v in times.items() if k[0] == name}})
+                                "with_flush_every_update": w1, "inside_per_update": ins,
+                                "inside_per_update_flush_every": ins1,
+                                "all": {k[1]: v for k, v in times.items() if k[0] == name},
+                                "inside": {k[1]: v for k, v in inside.items()
+                                           if k[0] == name}})
     costs = recorder_costs()
     results["recorder"] = costs
     print(f"recorder alone: log() {costs['log_call_us']:.1f} µs per call; a run's fixed cost "

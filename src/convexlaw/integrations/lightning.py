@@ -9,7 +9,7 @@ What is recorded (steps are optimizer updates, the project's convention):
 - ``val``: the validation loss (``val_key`` in ``trainer.callback_metrics``) after each
   validation run; before any update it goes to ``tags["initial_val"]``;
 - ``grad_norm``: the L2 norm of all gradients before clipping, every ``grad_norm_every``
-  updates;
+  updates (default 10: on a small model the norm costs as much as the rest of recording);
 - N (trainable parameters), the module's hyper-parameters and ``config`` in
   ``tags["config"]``, the trainer's settings in ``tags["trainer"]``.
 
@@ -70,7 +70,7 @@ class LightningCallback(Callback):
 
     def __init__(self, store: RunStore | str | os.PathLike, config: Mapping | None = None, *,
                  name: str | None = None, run_id: str | None = None,
-                 val_key: str | None = None, grad_norm_every: int = 1,
+                 val_key: str | None = None, grad_norm_every: int = 10,
                  forecast: Forecast | bool | None = None, sweep: str | None = None,
                  schedule: str | None = None, tags: Mapping | None = None,
                  flush_every: int | None = None, flush_secs: float = 10.0) -> None:
@@ -85,8 +85,9 @@ class LightningCallback(Callback):
         if isinstance(forecast, Forecast):
             forecast.validate()
         self.recorder: Recorder | None = None
-        self._loss: torch.Tensor | None = None
-        self._micro, self._loss_step = 0, 0
+        self._losses: list[torch.Tensor] = []  # micro-batch losses of the current update
+        self._loss_step = 0
+        self._params: list[torch.nn.Parameter] = []
 
     # ------------------------------------------------------------------ set-up
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -119,7 +120,8 @@ class LightningCallback(Callback):
                 self.recorder = None
                 return
         self.run_id = rec.id
-        self._loss, self._micro, self._loss_step = None, 0, rec.T
+        self._losses, self._loss_step = [], rec.T
+        self._params = [p for p in pl_module.parameters() if p.requires_grad]
 
     @staticmethod
     def _planned_steps(trainer: pl.Trainer) -> int | None:
@@ -176,7 +178,7 @@ class LightningCallback(Callback):
             return
         step = rec.T + 1
         if self.grad_norm_every and step % self.grad_norm_every == 0:
-            gn = grad_norm(pl_module.parameters())
+            gn = grad_norm(self._params)
             if gn is not None:
                 rec.log_value("grad_norm", step, gn.detach())
         before = rec.forecast
@@ -191,16 +193,16 @@ class LightningCallback(Callback):
             return
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if isinstance(loss, torch.Tensor):
-            loss = loss.detach()
-            self._loss = loss if self._loss is None else self._loss + loss
-            self._micro += 1
+            self._losses.append(loss.detach())
         if rec.T > self._loss_step:  # this batch completed an update
-            if self._loss is not None:
-                # automatic optimization divides each micro-batch loss by the accumulation
-                scale = (trainer.accumulate_grad_batches if pl_module.automatic_optimization
-                         else 1) / self._micro
-                rec.log_value("train", rec.T, self._loss * scale)
-            self._loss, self._micro, self._loss_step = None, 0, rec.T
+            # automatic optimization divides each micro-batch loss by the accumulation
+            acc = trainer.accumulate_grad_batches if pl_module.automatic_optimization else 1
+            n = len(self._losses)
+            if n == 1 and acc == 1:
+                rec.log_value("train", rec.T, self._losses[0])
+            elif n:
+                rec.log_value("train", rec.T, torch.stack(self._losses).sum() * (acc / n))
+            self._losses, self._loss_step = [], rec.T
             rec.maybe_flush()
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

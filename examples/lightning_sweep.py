@@ -83,7 +83,7 @@ def main() -> None:
         actual = final_loss(run, "train", FORECAST.width(args.steps))  # as forecasts rank runs
         track = {True: "on track", False: "behind", None: "first of its sweep"}[fc.get("on_track")]
         if fc.get("sweep_best") is not None:
-            track += f" of the sweep's best {fc['sweep_best']:.4f}"
+            track += f" vs the sweep's best {fc['sweep_best']:.4f}"
         (first, pred0), (last, pred1) = fc["history"][0], fc["history"][-1]
         print(f"peak {peak:<6g} {run.status}: final training loss {actual:.4f}; forecast "
               f"{pred0:.4f} at update {first}, {pred1:.4f} at update {last} ({track})")

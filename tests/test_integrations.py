@@ -345,8 +345,8 @@ def test_online_forecast_recovers_the_final_loss_and_says_if_on_track(tmp_path):
     store.put(Run("best", lrs=lrs, curves={"train": (np.arange(2, T + 1), good[1:])},
                   tags={"sweep": "pilots"}))
     _, worse = _synthetic(T, D=0.5, G=2.0)
-    opts = Forecast(model="convex", start=0.5, every=0.2, bins=T,  # no averaging: exact
-                    final_window=0)
+    opts = Forecast(model="convex", start=0.5, every=0.2, bins=T, bin_updates=1,
+                    final_window=0)  # no averaging: exact
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         with record(db, name="pilot", steps=T, schedule="cosine+warmup(20)", peak_lr=0.1,

@@ -18,7 +18,8 @@ finished runs of the same sweep and horizon: ``on_track`` when it is within
 >>> half = Run("toy", lrs=lrs[:200], curves={"train": (np.arange(2, 201), true[1:200])})
 >>> with warnings.catch_warnings():
 ...     warnings.simplefilter("ignore")
-...     out = forecast_final(half, Planner(lrs, T), Forecast(model="convex"), T)
+...     exact = Forecast(model="convex", bin_updates=1)   # noise-free: nothing to average
+...     out = forecast_final(half, Planner(lrs, T), exact, T)
 >>> round(out["final_loss"], 4), round(float(true[-1]), 4)
 (2.4415, 2.4415)
 """
@@ -48,7 +49,9 @@ class Forecast:
     ``model``: a curve-model name of ``convexlaw.protocols.MODELS``; ``kind``: the curve
     to forecast ("train" or "val"); first forecast after ``start``·T updates, then every
     ``every``·T; the first ``burn_in``·T updates are left out of the fit; ``bins``: at most
-    this many points enter the fit (means of consecutive losses); ``tolerance``: a
+    this many points enter the fit (means of consecutive losses), each spanning at least
+    ``bin_updates`` updates (a per-update minibatch loss is noisy, and the fit weighs
+    relative residuals, so unaveraged noise pulls the forecast low); ``tolerance``: a
     forecast within this relative margin of the sweep's best final loss is on track,
     a finished run's final loss being the mean over its last ``final_window``·T updates
     when its curve has every update (one minibatch loss is too noisy to rank peaks by).
@@ -60,6 +63,7 @@ class Forecast:
     every: float = 0.1
     burn_in: float = 0.1
     bins: int = 200
+    bin_updates: int = 8
     tolerance: float = 0.01
     final_window: float = 0.02
 
@@ -83,6 +87,10 @@ class Forecast:
                                  f"{')' if what != 'every' else ']'}")
         if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < MIN_POINTS:
             raise ValueError(f"forecast bins = {self.bins!r}; expected an integer >= {MIN_POINTS}")
+        if isinstance(self.bin_updates, bool) or not isinstance(self.bin_updates, int) \
+                or self.bin_updates < 1:
+            raise ValueError(f"forecast bin_updates = {self.bin_updates!r}; expected an "
+                             "integer >= 1")
         if not (isinstance(self.tolerance, (int, float)) and self.tolerance >= 0):
             raise ValueError(f"forecast tolerance = {self.tolerance!r}; expected a number >= 0")
         if not (isinstance(self.final_window, (int, float)) and 0 <= self.final_window < 1):
@@ -217,7 +225,8 @@ def forecast_final(run: Run, planner: Planner, opts: Forecast, steps: int, *,
     if s.size < MIN_POINTS:
         return {**out, "error": f"{s.size} {opts.kind!r} points after the burn-in "
                                 f"(update {int(opts.burn_in * steps)}); need {MIN_POINTS}"}
-    s, v = bin_means(s, v, opts.bins)
+    bins = min(opts.bins, max(MIN_POINTS, int(s[-1] - s[0] + 1) // opts.bin_updates))
+    s, v = bin_means(s, v, bins)
     peak = float(planned.max())
     fit_run = Run(run.name, lrs=run.lrs, curves={opts.kind: (s, v)}, peak_lr=peak,
                   id=run.id)

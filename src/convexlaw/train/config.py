@@ -100,10 +100,12 @@ class TrainConfig:
             raise ValueError(f"schedule must be a spec string, got {self.schedule!r}")
         text = self.model in TEXT_MODELS
         sampling = self.sampling or "fresh"
-        if sampling not in SAMPLING or (sampling != "fresh" and not text):
-            allowed = SAMPLING if text else ("fresh",)
+        if sampling not in SAMPLING:
+            raise ValueError(f"unknown sampling {self.sampling!r}; expected one of "
+                             f"{', '.join(SAMPLING)}")
+        if sampling != "fresh" and not text:
             raise ValueError(f"sampling {self.sampling!r} does not fit model {self.model!r}; "
-                             f"expected one of {', '.join(allowed)}")
+                             "images are drawn without replacement: expected fresh")
         dataset = self.dataset or ("kjv" if text else "image")
         allowed = TEXT_DATASETS if text else IMAGE_DATASETS
         if dataset not in allowed:

@@ -302,11 +302,15 @@ def main() -> None:
     ap.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                     help="train what the store lacks (default) or only analyse it")
     ap.add_argument("--quick", action="store_true", help="tiny grid (pipeline check)")
+    ap.add_argument("--sizes", default=None, help="comma list of widths (default: the "
+                    "testbed's)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     tb = TESTBEDS[args.testbed]
     sizes, horizons, eta_refs = (QUICK["sizes"], QUICK["horizons"], QUICK["eta_refs"]) \
         if args.quick else (tb["sizes"], HORIZONS, tb["eta_refs"])
+    if args.sizes:
+        sizes = tuple(int(x) for x in args.sizes.split(","))
     suffix = "" if args.testbed == "mlp" else "-gpt"
     db = args.db or Path(f"/work/data/protocol2d{suffix}.db")
     cfgs = configs(tb["base"], sizes, horizons, eta_refs)

@@ -172,10 +172,9 @@ class _Display:
             def on_result(out: Any, done: int, total: int) -> None:
                 c = out.config
                 loss = ""
-                if out.run is not None:
-                    v = out.run.curve("val")[1]
-                    loss = f"final loss {v[-1]:.4f}" if out.status == "finished" else \
-                        f"diverged at step {out.run.tags.get('diverged_at')}"
+                if out.run is not None:  # a run that blew up early has no val curve
+                    loss = f"final loss {_final(out.run):.4f}" if out.status == "finished" \
+                        else f"diverged at step {out.run.tags.get('diverged_at')}"
                 progress.console.print(f"    T = {c.steps:>5}  peak = {c.peak:<8.4g} "
                                        f"{out.status:<9} {loss or out.error or ''}")
                 progress.update(task, completed=done)

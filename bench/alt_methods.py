@@ -17,6 +17,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,52 @@ def compare(ours: dict[int, float], theirs: dict[int, float]) -> str:
     return "within noise"
 
 
+# ----------------------------------------------------------------------------- plan
+
+def plan_choice(pilots: Sequence[Any], steps: int, schedule: str, n_boot: int = 50
+                ) -> dict[str, Any]:
+    """``convexlaw.plan.make_plan`` on the pilots (its defaults; ``kind="val"``: the pilots
+    are fresh data), with the CPU seconds of its fits."""
+    import warnings
+
+    import convexlaw
+    from convexlaw.plan import make_plan
+
+    c0 = time.process_time()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plan = make_plan(list(pilots), steps, schedule=schedule, kind="val",
+                             n_boot=n_boot)
+        out = {"eta": float(plan.eta_star), "eta_interval": list(plan.eta_interval),
+               "loss_pred": float(plan.loss_star), "variant": plan.variant,
+               "loss_source": plan.loss_source, "kappa": plan.kappa,
+               "warnings": [str(w) for w in plan.warnings]}
+    except ValueError as err:  # PlanError is a ValueError: no recommendation
+        out = {"eta": None, "error": str(err)}
+    out["fit_cpu"] = time.process_time() - c0
+    out["convexlaw"] = str(Path(convexlaw.__file__).resolve().parents[1])
+    return out
+
+
+def plan_elsewhere(src: str, db: str, ids: Sequence[str], steps: int, schedule: str,
+                   n_boot: int = 50) -> dict[str, Any]:
+    """``plan_choice`` with the convexlaw found in ``src`` (another checkout, e.g. a
+    branch not merged yet), in a subprocess reading the pilots from the store ``db``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=src)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "plan", db, str(steps), schedule,
+           str(n_boot), *ids]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"plan with --plan-src {src} failed: {done.stderr[-400:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # ----------------------------------------------------------------------------- training
 
 def _model_and_data(cfg: Any, lr: float):
@@ -241,3 +288,15 @@ def optuna_search(make_config: Callable[[float], Any], n_trials: int, low: float
             "trials": [{"eta": float(r.peak_lr), "loss": score(r)} for r in runs],
             "sampler": f"TPESampler(seed={seed}, n_startup_trials={max(1, n_trials // 2)})",
             "space": [low, high]}
+
+
+if __name__ == "__main__":  # python alt_methods.py plan DB STEPS SCHEDULE N_BOOT ID...
+    import json
+    import sys
+
+    from convexlaw.runs import RunStore
+
+    _, _, db, steps, spec, n_boot, *ids = sys.argv
+    store = RunStore(db)
+    print(json.dumps(plan_choice([store.get(i) for i in ids], int(steps), spec, int(n_boot)),
+                     default=float))

@@ -48,7 +48,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -174,12 +173,11 @@ def grid(tb: Testbed, store: Any, seeds: list[int], workers: int, extend: int = 
             return runs, o
 
 
-def choose(name: str, quick: bool, db: str) -> dict[str, Any]:
+def choose(name: str, quick: bool, db: str, plan_src: str | None = None) -> dict[str, Any]:
     """Every method's choice for one testbed (runs in its own worker process; new runs
     come back to the parent, the store's only writer)."""
     import torch
 
-    from convexlaw.plan import make_plan
     from convexlaw.runs import RunStore
     from convexlaw.train import train
 
@@ -201,21 +199,12 @@ def choose(name: str, quick: bool, db: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     # 1. convexlaw plan, from the pilots, with its defaults
-    c0 = time.process_time()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            plan = make_plan(pilots, tb.target_T, schedule=tb.base["schedule"], kind="val",
-                             n_boot=PLAN_BOOT)
-        d = plan.to_dict()
-        out["plan"] = {"eta": float(plan.eta_star), "eta_interval": d["eta_interval"],
-                       "loss_pred": float(plan.loss_star), "variant": plan.variant,
-                       "loss_source": plan.loss_source, "kappa": plan.kappa,
-                       "warnings": [str(w) for w in plan.warnings]}
-    except ValueError as err:  # PlanError is a ValueError
-        out["plan"] = {"eta": None, "error": str(err)}
-    fit_cpu = time.process_time() - c0
-    out["plan"].update(steps=spent["steps"], cpu=spent["cpu"] + fit_cpu, fit_cpu=fit_cpu)
+    if plan_src:
+        out["plan"] = am.plan_elsewhere(plan_src, db, [r.id for r in pilots], tb.target_T,
+                                        tb.base["schedule"], PLAN_BOOT)
+    else:
+        out["plan"] = am.plan_choice(pilots, tb.target_T, tb.base["schedule"], PLAN_BOOT)
+    out["plan"].update(steps=spent["steps"], cpu=spent["cpu"] + out["plan"]["fit_cpu"])
 
     # 2. transfer rules from the best pilot at the longest pilot horizon
     Tp = max(tb.pilot_T)
@@ -444,6 +433,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--workers", type=int, default=2, choices=(1, 2))
     ap.add_argument("--quick", action="store_true", help="tiny pipeline check, not a result")
+    ap.add_argument("--plan-src", default=None,
+                    help="plan with the convexlaw of this src folder (another checkout)")
     args = ap.parse_args()
     from convexlaw.plan import measured_optimum
     from convexlaw.runs import RunStore
@@ -459,8 +450,11 @@ def main() -> None:
         raise SystemExit(f"--seeds {args.seeds!r}: expected integers like 0,1") from None
     if len(seeds) < 2:
         raise SystemExit("--seeds: give at least two seeds (the noise floor)")
-    if args.quick and args.db == ROOT / "work" / "alternatives.db":
-        args.db = ROOT / "work" / "alternatives-quick.db"
+    if args.quick:  # a pipeline check: nothing of it belongs in bench/results
+        if args.db == ROOT / "work" / "alternatives.db":
+            args.db = ROOT / "work" / "alternatives-quick.db"
+        if args.out == RESULTS:
+            args.out = ROOT / "work"
     args.db.parent.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(args.db)
@@ -473,7 +467,8 @@ def main() -> None:
     say("choices: plan, LR range tests, Optuna (one process per testbed)")
     with ProcessPoolExecutor(max_workers=min(args.workers, len(tbs)),
                              mp_context=get_context("spawn")) as pool:
-        futs = {tb.name: pool.submit(choose, tb.name, args.quick, str(args.db)) for tb in tbs}
+        futs = {tb.name: pool.submit(choose, tb.name, args.quick, str(args.db),
+                                     args.plan_src) for tb in tbs}
         chosen = {}
         for n, f in futs.items():
             res = f.result()
@@ -525,6 +520,7 @@ def main() -> None:
     result["load_average"] = {"start": load0, "end": os.getloadavg()}
     result["command"] = "python bench/alternatives.py " + " ".join(sys.argv[1:])
     result["db"] = str(args.db)
+    result["plan_code"] = plan_code(args.plan_src)
     suffix = "-quick" if args.quick else ""
     (args.out / f"alternatives{suffix}.json").write_text(
         json.dumps(result, indent=1, default=_plain) + "\n")
@@ -533,8 +529,27 @@ def main() -> None:
         f"# convexlaw against the alternatives\n\n`{result['command']}` — "
         f"{result['wall_seconds'] / 60:.1f} min wall, load average "
         f"{load0[0]:.1f} → {result['load_average']['end'][0]:.1f} on "
-        f"{os.cpu_count()} cores.\n\n" + md)
+        f"{os.cpu_count()} cores; convexlaw plan from {result['plan_code']}.\n\n" + md)
     print(md)
+
+
+def plan_code(src: str | None) -> str:
+    """Which convexlaw planned: its src folder, git branch and commit."""
+    import subprocess
+
+    if src is None:
+        import convexlaw
+
+        src = str(Path(convexlaw.__file__).resolve().parents[1])
+    git = ["git", "-C", src]
+    try:
+        branch = subprocess.run(git + ["rev-parse", "--abbrev-ref", "HEAD"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return src
+    return f"{src} (branch {branch}, {commit})"
 
 
 def _plain(x: Any) -> Any:

@@ -115,6 +115,9 @@ TESTBEDS = {
                    128, 512, (200, 400), (0.005, 0.01, 0.02, 0.04, 0.08), 4000, 0.005),
     "gpt": Testbed("gpt", "byte-GPT (2 blocks) on kjv-news, Muon-NSGD, cosine, batch 16×64",
                    GPT, 16, 48, (200, 400), (0.01, 0.02, 0.04, 0.08, 0.16), 4000, 0.01,
+                   # 6 peaks, not 8: a GPT target run is 4× an MLP one; the grid still
+                   # extends itself if its optimum sits at an edge
+                   grid_k=(-1, 4),
                    pilot_changes={"eval_size": 512}),  # the testbed's: 32 KB of text
 }
 # a smoke run of the whole pipeline in a few minutes (not a measurement)
@@ -178,7 +181,8 @@ def grid(tb: Testbed, store: Any, seeds: list[int], workers: int, extend: int = 
             return runs, o
 
 
-def choose(name: str, quick: bool, db: str, plan_src: str | None = None) -> dict[str, Any]:
+def choose(name: str, quick: bool, db: str, plan_src: str | None = None,
+           also: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Every method's choice for one testbed (runs in its own worker process; new runs
     come back to the parent, the store's only writer)."""
     import torch
@@ -209,7 +213,13 @@ def choose(name: str, quick: bool, db: str, plan_src: str | None = None) -> dict
                                         tb.base["schedule"], PLAN_BOOT)
     else:
         out["plan"] = am.plan_choice(pilots, tb.target_T, tb.base["schedule"], PLAN_BOOT)
-    out["plan"].update(steps=spent["steps"], cpu=spent["cpu"] + out["plan"]["fit_cpu"])
+    out["plan"].update(steps=spent["steps"], cpu=spent["cpu"] + out["plan"]["fit_cpu"],
+                       code=plan_code(plan_src))
+    for label, src in also:  # extra rows: the same pilots planned by other checkouts
+        ch = am.plan_elsewhere(src, db, [r.id for r in pilots], tb.target_T,
+                               tb.base["schedule"], PLAN_BOOT)
+        out[f"plan@{label}"] = ch | {"steps": spent["steps"], "code": plan_code(src),
+                                     "cpu": spent["cpu"] + ch["fit_cpu"]}
 
     # 2. transfer rules from the best pilot at the longest pilot horizon
     Tp = max(tb.pilot_T)
@@ -258,13 +268,20 @@ METHODS = [  # key, row label
 ]
 
 
+def methods(choices: dict) -> list[tuple[str, str]]:
+    """The table's rows: METHODS, with the extra plans (``--also-plan``) after ours."""
+    extra = [(k, f"convexlaw plan, {k.split('@', 1)[1]} (pilots)") for k in choices
+             if k.startswith("plan@")]
+    return METHODS[:1] + extra + METHODS[1:]
+
+
 def evaluate(tb: Testbed, store: Any, choices: dict, seeds: list[int], grid_runs: list,
              orc: dict, grid_eta: float) -> dict[str, Any]:
     """Rows of the table: every method's measured losses, regret and compute."""
     g0 = [r for r in grid_runs if r.seed == seeds[0]]
     gcost = am.compute(g0)
     rows = []
-    for key, label in METHODS:
+    for key, label in methods(choices):
         ch = choices[key]
         row = {"key": key, "method": label, "eta": ch.get("eta"), "steps": ch["steps"],
                "cpu": ch["cpu"], "steps_frac": ch["steps"] / gcost["steps"],
@@ -290,7 +307,8 @@ def goals(rows: list[dict]) -> dict[str, Any]:
     if ours.get("eta") is None:
         return {"regret": {"met": False, "value": None}, "compute": {"met": False},
                 "best": {"met": False, "above": ["no plan"]}}
-    others = [r for r in rows[1:] if r["key"] != "grid" and "mean" in r]
+    others = [r for r in rows[1:] if r["key"] != "grid" and not r["key"].startswith("plan")
+              and "mean" in r]
     below = [r["method"] for r in others if ours["mean"] < r["mean"]]
     not_below = [{"method": r["method"], "regret": r["mean"],
                   "seeds": am.compare(ours["per_seed"], r["per_seed"])}
@@ -313,8 +331,12 @@ def pct(x: float | None, digits: int = 2) -> str:
 def markdown(result: dict[str, Any]) -> str:
     lines = []
     for tr in result["testbeds"].values():
-        seeds = result["seeds"]
+        seeds, m = result["seeds"], tr["meta"]
         lines += [f"### {tr['label']}", "",
+                  f"`{m['command']}` — {m['wall_seconds'] / 60:.1f} min wall (with the "
+                  f"runs it found in the store), load average {m['load_average']['start'][0]:.1f}"
+                  f" → {m['load_average']['end'][0]:.1f} on {m['cores']} cores; finished "
+                  f"{m['finished']}; convexlaw plan from {m['plan_code']}.", "",
                   f"Pilots: width {tr['pilot_size']} (N = {tr['pilot_N']:,.0f}), "
                   f"T = {', '.join(map(str, tr['pilot_T']))}, peaks "
                   f"{', '.join(f'{p:g}' for p in tr['pilot_peaks'])}, seed 0. Target: width "
@@ -363,11 +385,15 @@ def markdown(result: dict[str, Any]) -> str:
 
 def notes(tr: dict) -> list[str]:
     ch = {r["key"]: r["detail"] for r in tr["rows"]}
-    p = ch["plan"]
     out = []
-    if p.get("eta") is not None:
-        meas = next(r for r in tr["rows"] if r["key"] == "plan")["loss"]
-        out.append(f"- plan: law variant '{p['variant']}' (loss from the {p['loss_source']}), "
+    for key in (k for k in ch if k.startswith("plan")):
+        p = ch[key]
+        if p.get("eta") is None:
+            out.append(f"- {key}: no plan: {p.get('error')}")
+            continue
+        meas = next(r for r in tr["rows"] if r["key"] == key)["loss"]
+        out.append(f"- {key} ({p.get('code', 'this checkout')}): law variant "
+                   f"'{p['variant']}' (loss from the {p['loss_source']}), "
                    f"κ = {p['kappa'] if p['kappa'] is None else round(p['kappa'], 3)}, "
                    f"η interval {p['eta_interval'][0]:.3g}–{p['eta_interval'][1]:.3g}; "
                    f"predicted loss {p['loss_pred']:.4f} vs measured {meas:.4f} "
@@ -440,6 +466,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny pipeline check, not a result")
     ap.add_argument("--plan-src", default=None,
                     help="plan with the convexlaw of this src folder (another checkout)")
+    ap.add_argument("--also-plan", action="append", default=[], metavar="LABEL=SRC",
+                    help="an extra row: the same pilots planned by the convexlaw in SRC")
     args = ap.parse_args()
     from convexlaw.plan import measured_optimum
     from convexlaw.runs import RunStore
@@ -462,6 +490,14 @@ def main() -> None:
             args.out = ROOT / "work"
     args.db.parent.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    also = []
+    for item in args.also_plan:
+        label, sep, src = item.partition("=")
+        if not sep or not label or not Path(src, "convexlaw").is_dir():
+            raise SystemExit(f"--also-plan {item!r}: expected LABEL=SRC with a convexlaw "
+                             "package in SRC")
+        also.append((label, src))
+    also = tuple(also)
     store = RunStore(args.db)
     t0, load0 = time.perf_counter(), os.getloadavg()
     tbs = [beds[n] for n in names]
@@ -473,7 +509,7 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=min(args.workers, len(tbs)),
                              mp_context=get_context("spawn")) as pool:
         futs = {tb.name: pool.submit(choose, tb.name, args.quick, str(args.db),
-                                     args.plan_src) for tb in tbs}
+                                     args.plan_src, also) for tb in tbs}
         chosen = {}
         for n, f in futs.items():
             res = f.result()
@@ -484,11 +520,19 @@ def main() -> None:
                                      if isinstance(v, dict) and v.get("eta") is not None))
 
     ensure(store, [tb.target(v["eta"], s) for tb in tbs
-                   for k, v in chosen[tb.name].items() if k in dict(METHODS)
+                   for k, v in chosen[tb.name].items() if k in dict(methods(chosen[tb.name]))
                    and v.get("eta") is not None for s in seeds], args.workers,
            "chosen peaks at the target")
 
+    command = "python bench/alternatives.py " + " ".join(sys.argv[1:])
+    suffix = "-quick" if args.quick else ""
+    path = args.out / f"alternatives{suffix}.json"
+    # testbeds run apart (``--testbed mlp`` then ``--testbed gpt``) share one result file
     result: dict[str, Any] = {"seeds": seeds, "testbeds": {}}
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("seeds") == seeds:
+            result["testbeds"] = {k: v for k, v in old["testbeds"].items() if "meta" in v}
     for tb in tbs:
         grid_runs, orc = grids[tb.name]
         table = am.grid_table(grid_runs)
@@ -520,21 +564,18 @@ def main() -> None:
               "lrf_curves": chosen[tb.name]["lrf_curves"]}
         tr["goals"] = goals(ev["rows"])
         figure(tr, args.out / f"alternatives-{tb.name}{'-quick' if args.quick else ''}.png")
+        tr["meta"] = {"command": command, "db": str(args.db),
+                      "wall_seconds": time.perf_counter() - t0,
+                      "load_average": {"start": load0, "end": os.getloadavg()},
+                      "cores": os.cpu_count(), "plan_code": plan_code(args.plan_src),
+                      "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         result["testbeds"][tb.name] = tr
-    result["wall_seconds"] = time.perf_counter() - t0
-    result["load_average"] = {"start": load0, "end": os.getloadavg()}
-    result["command"] = "python bench/alternatives.py " + " ".join(sys.argv[1:])
-    result["db"] = str(args.db)
-    result["plan_code"] = plan_code(args.plan_src)
-    suffix = "-quick" if args.quick else ""
-    (args.out / f"alternatives{suffix}.json").write_text(
-        json.dumps(result, indent=1, default=_plain) + "\n")
+    result["testbeds"] = dict(sorted(result["testbeds"].items(),
+                                     key=lambda kv: list(TESTBEDS).index(kv[0])))
+    path.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
     md = markdown(result)
     (args.out / f"alternatives{suffix}.md").write_text(
-        f"# convexlaw against the alternatives\n\n`{result['command']}` — "
-        f"{result['wall_seconds'] / 60:.1f} min wall, load average "
-        f"{load0[0]:.1f} → {result['load_average']['end'][0]:.1f} on "
-        f"{os.cpu_count()} cores; convexlaw plan from {result['plan_code']}.\n\n" + md)
+        "# convexlaw against the alternatives\n\n" + md)
     print(md)
 
 

@@ -417,8 +417,9 @@ def figure(tr: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 6.4))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 7.5))
     gt = tr["grid_table"]
     peaks = sorted(float(p) for p in gt)
     means = [float(np.mean(list(gt[str(p)].values()))) for p in peaks]
@@ -439,7 +440,9 @@ def figure(tr: dict, path: Path) -> None:
     a.set(xscale="log", xlabel="peak learning rate", ylabel="final held-out loss",
           ylim=(min(fin) - 0.04 * (top - min(fin)), top),
           title=f"{tr['name']}: target T = {tr['target_T']}, N = {tr['target_N']:,.0f}")
-    a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.13), ncol=2)
+    a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labels collided
+    a.set_xticks(peaks[::2], [f"{p:.3g}" for p in peaks[::2]])
+    fig.legend(*a.get_legend_handles_labels(), fontsize=8, loc="lower center", ncol=3)
     for s, c in tr["lrf_curves"].items():
         b.plot(c["lrs"], c["losses"], label=f"seed {s}: suggestion {c['eta']:.3g}")
         b.axvline(c["eta"], ls="--", color="0.5")
@@ -449,7 +452,7 @@ def figure(tr: dict, path: Path) -> None:
           ylim=(0.95 * low, 1.5 * first),
           title="LR range test (torch-lr-finder) on the target model")
     b.legend(fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -23,224 +23,200 @@ all of them in O(T·p²/L + T·L) at relative accuracy ~1e-12:
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
-
 import numpy as np
+
+from convexlaw.multipole import Tree, downward, upward
 
 __all__ = ["causal_sum_at", "causal_sums"]
 
-LEAF = 16  # steps per leaf: pairs of leaves closer than θ allows are summed directly
-THETA = 0.5  # well separated: (r_S + r_T) ≤ θ·(c_T − c_S)
-ORDER = 34  # expansion terms; truncation ≤ θ^p·(1+θ)/(1−θ) ≈ 2e-10, typically far less
+LEAF = 16  # steps per leaf (a power of 2): a leaf and its predecessor are summed directly
+ORDER = 22  # expansion terms
+RHO = 0.35  # separation: r_S/(d − r_T) and r_T/(d − r_S) at most ρ (truncation ≲ ρ^p)
+LEAF_BLOCK = 4096  # leaves per block of leaf-level work (arrays of L × 4096 stay in cache)
 _TINY = 1e-300
 
 
-def causal_sum_at(eta: np.ndarray, w: np.ndarray, i: int) -> float:
-    """S_i for one 0-based target i by one reversed cumulative sum and a dot product."""
+def causal_sum_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> float:
+    """S_i for one 0-based target i (w None: w = η²), by one reversed cumulative sum.
+
+    The gaps P_i − P_j are suffix sums of η (no difference of large totals), and the sum
+    uses numpy's pairwise summation, not BLAS: the result does not depend on the number
+    of threads.
+    """
     if i < 2 or eta[i] == 0:
         return 0.0
-    gaps = np.cumsum(eta[i:0:-1])[::-1]  # gaps[j] = P_i − P_j for j = 0..i−1
-    return float(np.dot(w[: i - 1], 1.0 / gaps[: i - 1]))
+    gaps = np.cumsum(eta[i:0:-1])[1:]  # gaps[m] = P_i − P_j for j = i−2−m, j = i−2 … 0
+    src = eta[i - 2 :: -1] if w is None else w[i - 2 :: -1]
+    ratio = np.divide(src, gaps, out=gaps)
+    if w is None:
+        ratio *= src  # η_j²/(P_i − P_j)
+    return float(ratio.sum())
 
 
-class _Prefix:
-    """Running sums P with their exact rounding errors: P_i − P_j to full precision."""
-
-    def __init__(self, eta: np.ndarray):
-        hi = np.cumsum(eta)
-        prev = np.concatenate([[0.0], hi[:-1]])
-        b = hi - prev  # TwoSum(prev, eta) = hi + err, exactly
-        err = (prev - (hi - b)) + (eta - b)
-        self.hi, self.lo = hi, np.cumsum(err)
-
-    def diff(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return (self.hi[i] - self.hi[j]) + (self.lo[i] - self.lo[j])
-
-
-@lru_cache(maxsize=4)
-def _binomials(p: int) -> np.ndarray:
-    """Pascal's triangle C[n, m] for n, m < 2p (exact in float64 up to n = 56)."""
-    C = np.zeros((2 * p, 2 * p))
-    C[:, 0] = 1.0
-    for n in range(1, 2 * p):
-        C[n, 1:] = C[n - 1, 1:] + C[n - 1, :-1]
-    return C
-
-
-def _taylor_shift(coef: np.ndarray, sigma: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Local expansion re-centred on a child: out[m] = Σ_n coef[n]·C(n, m)·σ^m·τ^(n−m).
-
-    ``coef`` is (p, K): the polynomial Σ_n c_n z^n becomes one in U with z = σU + τ
-    (Horner's Taylor shift by τ, then scaling by σ^m).
-    """
-    c = coef.copy()
-    p = c.shape[0]
-    for i in range(p - 1):
-        for j in range(p - 2, i - 1, -1):
-            c[j] += tau * c[j + 1]
-    scale = np.ones_like(sigma)
-    for m in range(1, p):
-        scale = scale * sigma
-        c[m] *= scale
-    return c
-
-
-def _moment_shift(mom: np.ndarray, sigma: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Moments of σV + τ from moments of V: out[n] = Σ_m C(n, m)·τ^(n−m)·σ^m·mom[m].
-
-    The transpose of ``_taylor_shift``; ``mom`` is (p, K).
-    """
-    c = mom.copy()
-    p = c.shape[0]
-    scale = np.ones_like(sigma)
-    for m in range(1, p):
-        scale = scale * sigma
-        c[m] *= scale
-    for i in range(p - 2, -1, -1):
-        for j in range(i, p - 1):
-            c[j + 1] += tau * c[j]
-    return c
-
-
-def _scatter_add(out: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
-    """out[idx[k]] += vals[k] for rows of a 2-D ``out``, repeated indices adding up."""
-    from scipy.sparse import csr_matrix
-
-    k = idx.size
-    gather = csr_matrix((np.ones(k), (idx, np.arange(k))), shape=(out.shape[0], k))
-    out += gather @ vals
-
-
-def _powers(x: np.ndarray, p: int) -> np.ndarray:
-    """(K, p) array of x^0 … x^(p−1)."""
-    out = np.empty((x.size, p))
-    out[:, 0] = 1.0
-    np.cumprod(np.broadcast_to(x[:, None], (x.size, p - 1)), axis=1, out=out[:, 1:])
-    return out
-
-
-def causal_sums(eta: np.ndarray, w: np.ndarray, leaf: int = LEAF, order: int = ORDER,
-                theta: float = THETA) -> np.ndarray:
-    """S_i = Σ_{j ≤ i−2} w_j/(P_i − P_j) for every 0-based i (P = cumsum(eta), w ≥ 0).
+def causal_sums(eta: np.ndarray, w: np.ndarray | None = None, leaf: int = LEAF,
+                order: int = ORDER, rho: float = RHO) -> np.ndarray:
+    """S_i = Σ_{j ≤ i−2} w_j/(P_i − P_j) for every 0-based i (P = cumsum(eta), w ≥ 0;
+    w None: w = η²).
 
     Targets with η_i = 0 get meaningless values (the bound is +∞ there; callers mask them).
     """
-    n = eta.size
-    p, L = order, leaf
-    levels = max(0, math.ceil(math.log2(max(n / L, 1))))
-    nleaf = 2**levels
-    size = nleaf * L
-    eta_p = np.zeros(size)
-    eta_p[:n] = eta
-    w_p = np.zeros(size)
-    w_p[:n] = w
-    P = _Prefix(eta_p)
-
-    # per level: first and last step of each node, half-width, liveness
-    first, last, rho, src_alive, tgt_alive = [], [], [], [], []
-    for lev in range(levels + 1):
-        width = size >> lev
-        a = np.arange(0, size, width)
-        first.append(a)
-        last.append(a + width - 1)
-        rho.append(np.maximum(P.diff(a + width - 1, a) / 2, _TINY))
-        src_alive.append(w_p.reshape(-1, width).any(axis=1))
-        tgt_alive.append(eta_p.reshape(-1, width).any(axis=1))
-
-    def offset(lev: int, node: np.ndarray, other_lev: int, other: np.ndarray) -> np.ndarray:
-        """c(node) − c(other), centres being midpoints of the nodes' P ranges."""
-        return (P.diff(first[lev][node], first[other_lev][other])
-                + P.diff(last[lev][node], last[other_lev][other])) / 2
-
-    # multipole moments of the leaves, then upward
-    leaf_id = np.arange(size) // L
-    V = (P.diff(np.arange(size), first[levels][leaf_id])
-         - P.diff(last[levels][leaf_id], first[levels][leaf_id]) / 2) / rho[levels][leaf_id]
-    M: list[np.ndarray] = [np.empty(0)] * (levels + 1)
-    mom = np.empty((p, nleaf))
-    powv = w_p.copy()
-    for m in range(p):
-        mom[m] = powv.reshape(nleaf, L).sum(axis=1)
-        powv *= V
-    M[levels] = mom
-    for lev in range(levels - 1, -1, -1):
-        child = np.arange(2 ** (lev + 1))
-        par = child // 2
-        sig = rho[lev + 1] / rho[lev][par]
-        tau = offset(lev + 1, child, lev, par) / rho[lev][par]
-        shifted = _moment_shift(M[lev + 1], sig, tau)
-        M[lev] = shifted[:, 0::2] + shifted[:, 1::2]
-
-    # interactions, level by level; unseparated pairs descend to the children
-    e = np.arange(p)
-    Cab = _binomials(p)[np.add.outer(e, e), e[:, None]]  # Cab[a, b] = C(a+b, a)
-    local = [np.zeros((2**lev, p)) for lev in range(levels + 1)]
-    near_s, near_t = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    cs = ct = np.empty(0, np.int64)
-    for lev in range(1, levels + 1):
-        k = np.arange(2 ** (lev - 1))
-        s = np.concatenate([2 * k, 2 * cs, 2 * cs, 2 * cs + 1, 2 * cs + 1])
-        t = np.concatenate([2 * k + 1, 2 * ct, 2 * ct + 1, 2 * ct, 2 * ct + 1])
-        Mt = M[lev].T.copy()  # rows gather faster than columns
-        keep = src_alive[lev][s] & tgt_alive[lev][t]
-        s, t = s[keep], t[keep]
-        d = offset(lev, t, lev, s)
-        ok = (t - s >= 2) & (d > 0) & (rho[lev][s] + rho[lev][t] <= theta * d)
-        if ok.any():
-            sa, ta, da = s[ok], t[ok], d[ok]
-            alpha = _powers(rho[lev][sa] / da, p)
-            beta = _powers(-rho[lev][ta] / da, p)
-            contrib = ((Mt[sa] * alpha) @ Cab) * (beta / da[:, None])
-            _scatter_add(local[lev], ta, contrib)
-        cs, ct = s[~ok], t[~ok]
-        if lev == levels:
-            near_s, near_t = [cs], [ct]
-
-    for lev in range(1, levels):
-        child = np.arange(2 ** (lev + 1))
-        par = child // 2
-        sig = rho[lev + 1] / rho[lev][par]
-        tau = offset(lev + 1, child, lev, par) / rho[lev][par]
-        local[lev + 1] += _taylor_shift(local[lev][par].T, sig, tau).T
-
-    # evaluate the leaves' local expansions at their targets (Horner)
-    U = V.reshape(nleaf, L)  # targets and sources share positions
-    coef = local[levels]
-    out = np.repeat(coef[:, p - 1 : p], L, axis=1)
-    for m in range(p - 2, -1, -1):
-        out = out * U + coef[:, m : m + 1]
-    out = out.ravel()
-    out += _near_field(w_p, P, near_s[0], near_t[0], L)
-    return out[:n]
-
-
-def _near_field(w: np.ndarray, P: _Prefix, s: np.ndarray, t: np.ndarray, L: int,
-                chunk: int = 8192) -> np.ndarray:
-    """Direct sums, j ≤ i − 2: each leaf with itself and the leaf pairs (s < t) listed."""
-    nleaf = w.size // L
-    out = np.zeros((nleaf, L))
-    W, Ph, Pl = w.reshape(nleaf, L), P.hi.reshape(nleaf, L), P.lo.reshape(nleaf, L)
-    ii, jj = np.indices((L, L))
-    source = (jj <= ii - 2).astype(np.float64)
-
-    def sums(tt: np.ndarray, ss: np.ndarray) -> np.ndarray:
-        dist = (Ph[tt][:, :, None] - Ph[ss][:, None, :]) + (Pl[tt][:, :, None] - Pl[ss][:, None, :])
+    n, L, p = eta.size, leaf, order
+    out = np.zeros(n)
+    if n < 3:
+        return out
+    nleaf = -(-n // L)
+    total, first = np.empty(nleaf), np.empty(nleaf)
+    src, tgt = np.empty(nleaf, bool), np.empty(nleaf, bool)
+    moments = np.empty((p, nleaf))
+    for k0 in range(0, nleaf, LEAF_BLOCK):
+        k1 = min(k0 + LEAF_BLOCK, nleaf)
+        b = _Leaves(eta, w, k0, k1, L, with_previous=False)
+        total[k0:k1], first[k0:k1] = b.total, b.E[0]
+        src[k0:k1], tgt[k0:k1] = b.W.any(axis=0), b.E.any(axis=0)
+        b.moments(p, moments[:, k0:k1])
+    tree = Tree(total, first, src, tgt)
+    local, far_s, far_t = downward(tree, upward(tree, moments, p), p, rho)
+    del moments
+    cut = np.searchsorted(far_t, np.arange(0, nleaf + LEAF_BLOCK, LEAF_BLOCK))
+    for i, k0 in enumerate(range(0, nleaf, LEAF_BLOCK)):
+        k1 = min(k0 + LEAF_BLOCK, nleaf)
+        b = _Leaves(eta, w, k0, k1, L, with_previous=True)
+        vals = b.evaluate(local[:, k0:k1])
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms = W[ss][:, None, :] / dist
-        return terms
+            b.near(vals)
+            pairs = slice(cut[i], cut[i + 1])
+            if far_t[pairs].size:
+                b.far_near(vals, eta, w, tree, far_s[pairs], far_t[pairs])
+        full = min(k1, n // L) - k0  # leaves without padding
+        np.copyto(out[k0 * L : (k0 + full) * L].reshape(full, L), vals[:, :full].T)
+        if full < k1 - k0:
+            out[(k0 + full) * L :] = vals[: n - (k0 + full) * L, full]
+    return out
 
-    for a in range(0, nleaf, chunk):
-        leaves = np.arange(a, min(a + chunk, nleaf))
-        terms = sums(leaves, leaves)
-        with np.errstate(invalid="ignore"):  # dead targets: inf·0, cleared below
-            terms *= source
-        terms[~np.isfinite(terms)] = 0.0
-        out[leaves] += terms.sum(axis=2)
-    for a in range(0, s.size, chunk):
-        ss, tt = s[a : a + chunk], t[a : a + chunk]
-        terms = sums(tt, ss)
-        terms[tt - ss == 1, 0, L - 1] = 0.0  # adjacent leaves: j = i − 1 is not a source
-        terms[~np.isfinite(terms)] = 0.0
-        _scatter_add(out, tt, terms.sum(axis=2))
-    return out.ravel()
+
+def _load(x: np.ndarray, k0: int, k1: int, L: int) -> np.ndarray:
+    """Steps of leaves k0 … k1−1 as an (L, k1 − k0) array (column = leaf), zero-padded."""
+    out = np.empty((L, k1 - k0))
+    if k0 < 0:  # a leaf before the first: no steps
+        out[:, :-k0] = 0.0
+        out = out[:, -k0:]
+        np.copyto(out, _load(x, 0, k1, L))
+        return out.base
+    a, b = k0 * L, min(k1 * L, x.size)
+    full = (b - a) // L
+    np.copyto(out[:, :full], x[a : a + full * L].reshape(full, L).T)
+    if full < k1 - k0:
+        out[:, full:] = 0.0
+        out[: b - a - full * L, full] = x[a + full * L : b]
+    return out
+
+
+class _Leaves:
+    """A block of leaves in column layout, with the sums inside each leaf.
+
+    F[a] = Σ_{1 ≤ c ≤ a} η_c (from the leaf's first step, exclusive) and the backward
+    sums B[b] = Σ_{b < c < L} η_c are sums of non-negative terms: every gap P_i − P_j
+    inside a leaf or between neighbouring leaves is a sum of such sums, never a
+    difference. With ``with_previous`` column 0 is the leaf before the block.
+    """
+
+    def __init__(self, eta, w, k0: int, k1: int, L: int, with_previous: bool):
+        self.L, self.off = L, int(with_previous)
+        a = k0 - self.off
+        self.E = E = _load(eta, a, k1, L)
+        self.W = E * E if w is None else _load(w, a, k1, L)
+        self.F = F = np.empty_like(E)
+        F[0] = 0.0
+        for r in range(1, L):
+            np.add(F[r - 1], E[r], out=F[r])
+        self.total = F[L - 1] + E[0] if not self.off else (F[L - 1] + E[0])[1:]
+
+    def positions(self) -> np.ndarray:
+        """Offsets from the leaf's centre over its radius, in [−1, 1]."""
+        span = self.F[self.L - 1]
+        return self.F * (2.0 / np.maximum(span, _TINY)) - 1.0
+
+    def moments(self, p: int, out: np.ndarray) -> None:
+        """out[n] = Σ_j w_j V_j^n over each leaf (the leaf's multipole moments)."""
+        V = self.positions()
+        np.sum(self.W, axis=0, out=out[0])
+        cur = self.W * V
+        np.sum(cur, axis=0, out=out[1])
+        for m in range(2, p):
+            cur *= V
+            np.sum(cur, axis=0, out=out[m])
+
+    def evaluate(self, coef: np.ndarray) -> np.ndarray:
+        """The leaves' local expansions at their steps (Horner)."""
+        V = self.positions()[:, self.off :]
+        p = coef.shape[0]
+        vals = V * coef[p - 1]
+        vals += coef[p - 2]
+        for m in range(p - 3, -1, -1):
+            vals *= V
+            vals += coef[m]
+        return vals
+
+    def near(self, vals: np.ndarray) -> None:
+        """Add the direct sums within each leaf and from the leaf before (j ≤ i − 2)."""
+        L, E, W, F = self.L, self.E, self.W, self.F
+        o = self.off
+        fwd = F[:, o:] + E[0, o:]  # Σ_{0 ≤ c ≤ a} η_c: P_i − P(end of previous leaf)
+        if o:  # sources in the previous leaf: P_i − P_j = fwd_i + back_j
+            back = self._backward(E[:, :-1])
+            g = np.empty_like(fwd)
+            for b in range(L):
+                np.add(fwd, back[b], out=g)
+                np.divide(W[b, :-1], g, out=g)
+                if b == L - 1:
+                    g[0] = 0.0  # j = i − 1 is not a source
+                vals += g
+        # inside the leaf: halves of halves, sources in the first half of each block
+        Et, Wt = E[:, o:], W[:, o:]
+        k = Et.shape[1]
+        h = L // 2
+        while h >= 2:
+            nb = L // (2 * h)
+            Eb = Et.reshape(nb, 2 * h, k)
+            x = np.empty((nb, h, k))
+            x[:, 0] = Eb[:, h]
+            for a in range(1, h):
+                np.add(x[:, a - 1], Eb[:, h + a], out=x[:, a])
+            y = np.empty((nb, h, k))
+            y[:, h - 1] = 0.0
+            for b in range(h - 2, -1, -1):
+                np.add(y[:, b + 1], Eb[:, b + 1], out=y[:, b])
+            Wb = Wt.reshape(nb, 2 * h, k)
+            acc = vals.reshape(nb, 2 * h, k)[:, h:]
+            g = np.empty_like(x)
+            for b in range(h):
+                np.add(x, y[:, b : b + 1], out=g)
+                np.divide(Wb[:, b : b + 1], g, out=g)
+                if b == h - 1:
+                    g[:, 0] = 0.0
+                acc += g
+            h //= 2
+
+    def _backward(self, E: np.ndarray) -> np.ndarray:
+        """B[b] = Σ_{b < c < L} E[c] per column."""
+        B = np.empty_like(E)
+        B[self.L - 1] = 0.0
+        for b in range(self.L - 2, -1, -1):
+            np.add(B[b + 1], E[b + 1], out=B[b])
+        return B
+
+    def far_near(self, vals, eta, w, tree: Tree, s: np.ndarray, t: np.ndarray) -> None:
+        """Add direct sums for leaf pairs (s, t), t ≥ s + 2, that did not separate (t sorted)."""
+        L = self.L
+        first_leaf = t[0] - (t[0] - (t[0] // LEAF_BLOCK) * LEAF_BLOCK)  # block start
+        cols = t - first_leaf
+        Es = np.stack([_load(eta, int(j), int(j) + 1, L)[:, 0] for j in s], axis=1)
+        Ws = Es * Es if w is None else np.stack(
+            [_load(w, int(j), int(j) + 1, L)[:, 0] for j in s], axis=1)
+        back = self._backward(Es)
+        o = self.off
+        fwd = (self.F[:, o:] + self.E[0, o:])[:, cols]
+        gap = fwd[:, None, :] + (tree.between(tree.depth, s, t) + back)[None, :, :]
+        contrib = (Ws[None, :, :] / gap).sum(axis=1)
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+        vals[:, cols[starts]] += np.add.reduceat(contrib, starts, axis=1)

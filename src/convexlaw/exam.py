@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convexlaw.bound import peak_split
+from convexlaw.bound import last_positive, peak_split
 from convexlaw.schedules import shape
 
 __all__ = ["BUILTIN_FAMILIES", "ExamResult", "exam", "exam_all"]
@@ -136,7 +136,7 @@ def exam(spec: str | ArrayLike, horizons: ArrayLike | None = None) -> ExamResult
     scaled_bound, scaled_peak = np.empty(T.size), np.empty(T.size)
     for i, n in enumerate(T):
         s = shape(spec, int(n))
-        last = int(np.flatnonzero(s > 0)[-1]) + 1
+        last = last_positive(s)
         if last < n and not notes:
             notes.append(f"learning rate is 0 at the end; the bound is evaluated at the last "
                          f"step with a positive learning rate (step {last} of {n})")

@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convexlaw.cauchy import causal_sum_at, causal_sums
+from convexlaw.cauchy import causal_sums, suffix_sum
 
 __all__ = ["bound", "bound_direct", "bound_terms", "optimal_peak", "peak_split"]
 
@@ -80,6 +80,17 @@ def _check_profile(g: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
     return a
 
 
+def _few_steps(at: ArrayLike | None, n: int) -> list[int] | None:
+    """``at`` as a list of at most _FEW valid 1-based steps, else None (then _check_at)."""
+    if isinstance(at, (list, tuple)) and 0 < len(at) <= _FEW and all(
+            type(x) is int and 1 <= x <= n for x in at):
+        return list(at)  # the common case, without numpy
+    if at is None:
+        return None
+    a = _check_at(at, n)
+    return a.tolist() if a.size <= _FEW else None
+
+
 def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
     if at is None:
         return None
@@ -112,35 +123,41 @@ def last_positive(lrs: np.ndarray) -> int:
 # ---------------------------------------------------------------------------- the terms
 def _terms(eta: np.ndarray, g: np.ndarray | None,
            steps: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """X and Y of validated inputs (g None: g ≡ 1) at 0-based ``steps − 1`` or everywhere."""
+    """X and Y of validated inputs (g None: g ≡ 1) at 1-based ``steps`` or everywhere."""
     w = None if g is None else (eta * g) ** 2
     if steps is not None and steps.size <= _FEW:
-        idx = steps - 1
-        # one reversed cumulative sum per step (what the exam and the laws ask for)
-        s_part = np.array([causal_sum_at(eta, w, i) for i in idx])
-        P = np.array([eta[: i + 1].sum() for i in idx])
+        # one reversed running sum per step (what the exam and the laws ask for)
+        X, Y = np.array([_terms_at(eta, w, t - 1) for t in steps.tolist()]).T
+        return X.copy(), Y.copy()
     else:
-        s_part = causal_sums(eta, w)
-        P = np.cumsum(eta)
+        # every step: the causal sums, then the local terms in place (T-sized buffers)
+        Y = causal_sums(eta, w)
+        local = eta * eta if w is None else w.copy()
+        local[1:] += (eta[:-1] ** 2 if w is None else w[:-1])
+        X = np.cumsum(eta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local /= eta
+            np.divide(0.5, X, out=X)
+        Y += local
+        del local
+        Y *= 0.5
+        dead = eta == 0
         if steps is not None:
-            idx = steps - 1
-            s_part, P = s_part[idx], P[idx]
-    if w is None and steps is not None:
-        here = eta[idx] ** 2
-        prev = np.where(idx >= 1, eta[idx - 1] ** 2, 0.0)
-    else:
-        w = eta * eta if w is None else w
-        here = w if steps is None else w[idx]
-        prev = np.concatenate([[0.0], w[:-1]]) if steps is None else np.where(
-            idx >= 1, w[idx - 1], 0.0)
-    e = eta if steps is None else eta[idx]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        X = 0.5 / P
-        Y = 0.5 * (here + prev) / e + 0.5 * s_part
-    dead = e == 0
+            X, Y, dead = X[steps - 1], Y[steps - 1], dead[steps - 1]
     X[dead] = np.inf
     Y[dead] = np.inf
     return X, Y
+
+
+def _terms_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, float]:
+    """X and Y at one 0-based step i, as Python floats."""
+    e = float(eta[i])
+    if e == 0:
+        return math.inf, math.inf
+    S, gaps = suffix_sum(eta, w, i) if i else (0.0, 0.0)  # gaps: P_i − P_0
+    here = e * e if w is None else float(w[i])
+    prev = 0.0 if i == 0 else (float(eta[i - 1]) ** 2 if w is None else float(w[i - 1]))
+    return 0.5 / (gaps + float(eta[0])), 0.5 * (here + prev) / e + 0.5 * S
 
 
 # ---------------------------------------------------------------------------- public API
@@ -174,13 +191,25 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
     D = _check_positive(D, "D")
     eta = _check_lrs(lrs)
     n = eta.size
-    if np.ndim(G) == 0:
+    if isinstance(G, (int, float, np.floating)) or np.ndim(G) == 0:
         scale, g2 = None, _check_positive(G, "G") ** 2
     else:
         scale, g2 = _check_profile(G, n, "G"), 1.0
+    few = _few_steps(at, n)
+    if few is not None:  # a few steps: one reversed running sum each, in Python floats
+        w = None if scale is None else (eta * scale) ** 2
+        omega = []
+        for t in few:
+            x, y = _terms_at(eta, w, t - 1)
+            omega.append(D * D * x + g2 * y if x < math.inf else math.inf)
+        return np.array(omega)
     X, Y = _terms(eta, scale, _check_at(at, n))
-    with np.errstate(invalid="ignore"):
-        return D * D * X + g2 * Y
+    dead = np.isinf(X)
+    X *= D * D
+    Y *= g2
+    X += Y
+    X[dead] = np.inf  # η_t = 0: +∞ also when D or G is 0
+    return X
 
 
 def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
@@ -227,8 +256,10 @@ def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
             warnings.warn(f"the schedule's learning rate is 0 from step {at + 1} on; "
                           f"the bound is evaluated at step {at}, the last with a positive "
                           "learning rate", stacklevel=2)
-    X, Y = _terms(s, None, _check_at(at, s.size))
-    return float(D * D * X[0]), float(G * G * Y[0]), at
+    if not (type(at) is int and 1 <= at <= s.size):
+        at = int(_check_at(at, s.size)[0])
+    X, Y = _terms_at(s, None, at - 1)
+    return D * D * X, G * G * Y, at
 
 
 def optimal_peak(spec_or_shape: str | ArrayLike, steps: int | None = None, D: float = 1.0,

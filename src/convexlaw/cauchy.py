@@ -33,24 +33,49 @@ LEAF = 16  # steps per leaf (a power of 2): a leaf and its predecessor are summe
 ORDER = 22  # expansion terms
 RHO = 0.35  # separation: r_S/(d − r_T) and r_T/(d − r_S) at most ρ (truncation ≲ ρ^p)
 LEAF_BLOCK = 4096  # leaves per block of leaf-level work (arrays of L × 4096 stay in cache)
+ONE_STEP_BLOCK = 1 << 15  # steps per block of the one-step sum
 _TINY = 1e-300
 
 
 def causal_sum_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> float:
-    """S_i for one 0-based target i (w None: w = η²), by one reversed cumulative sum.
+    """S_i for one 0-based target i (w None: w = η²), by one reversed running sum.
 
-    The gaps P_i − P_j are suffix sums of η (no difference of large totals), and the sum
-    uses numpy's pairwise summation, not BLAS: the result does not depend on the number
-    of threads.
+    The gaps P_i − P_j are suffix sums of η (no difference of large totals), computed in
+    blocks that stay in cache, the running sum carried exactly from block to block; the
+    terms are added by numpy's pairwise summation, not BLAS, so the result does not
+    depend on the number of threads.
     """
-    if i < 2 or eta[i] == 0:
-        return 0.0
-    gaps = np.cumsum(eta[i:0:-1])[1:]  # gaps[m] = P_i − P_j for j = i−2−m, j = i−2 … 0
-    src = eta[i - 2 :: -1] if w is None else w[i - 2 :: -1]
-    ratio = np.divide(src, gaps, out=gaps)
-    if w is None:
-        ratio *= src  # η_j²/(P_i − P_j)
-    return float(ratio.sum())
+    return suffix_sum(eta, w, i)[0] if i >= 2 and eta[i] != 0 else 0.0
+
+
+def suffix_sum(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, float]:
+    """(S_i, P_i − P_0) for a 0-based target i ≥ 1 with η_i > 0 (see ``causal_sum_at``)."""
+    rev = eta[i:0:-1]  # η_i, η_{i−1}, …, η_1: their running sums are the gaps
+    src = eta if w is None else w
+    if i <= ONE_STEP_BLOCK:  # one block (the usual case): no copy, no carry
+        g = np.cumsum(rev)
+        gap = float(g[-1])
+        if i < 2:
+            return 0.0, gap
+        s = src[i - 2 :: -1]
+        ratio = np.divide(s, g[1:], out=g[1:])
+        if w is None:  # Σ η_j·(η_j/(P_i − P_j)), one pass without BLAS
+            return float(np.einsum("i,i->", ratio, s)), gap
+        return float(ratio.sum()), gap
+    buf = np.empty(ONE_STEP_BLOCK)
+    carry, total = 0.0, 0.0
+    for m0 in range(0, i, ONE_STEP_BLOCK):
+        m1 = min(m0 + ONE_STEP_BLOCK, i)
+        g = buf[: m1 - m0]
+        np.copyto(g, rev[m0:m1])
+        g[0] += carry
+        np.cumsum(g, out=g)  # g[m − m0] = P_i − P_j, j = i − 1 − m
+        carry = float(g[-1])
+        lo = max(m0, 1)  # m = 0 is j = i − 1: not a source
+        s = src[i - 1 - lo : (i - 1 - m1 if m1 < i else None) : -1]
+        ratio = np.divide(s, g[lo - m0 :], out=g[lo - m0 :])
+        total += float(np.einsum("i,i->", ratio, s) if w is None else ratio.sum())
+    return total, carry
 
 
 def causal_sums(eta: np.ndarray, w: np.ndarray | None = None, leaf: int = LEAF,

@@ -242,13 +242,15 @@ def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
 
 
 def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
-               at: int | None = None) -> tuple[float, float, int]:
+               at: int | None = None, *, check: bool = True) -> tuple[float, float, int]:
     """Constants of Ω = A/η_peak + B·η_peak for η = η_peak·shape, and the step used.
 
     A = D²/(2 Σ s) and B the gradient part at η_peak = 1, both at step ``at`` (default:
     the last step with a positive learning rate, with a warning if that is not T).
+    ``check=False`` skips validating ``shape`` (for arrays made by
+    ``convexlaw.schedules.shape``, already finite, ≥ 0 and not all 0).
     """
-    s = _check_lrs(shape)
+    s = _check_lrs(shape) if check else shape
     D, G = _check_positive(D, "D"), _check_positive(G, "G")
     if at is None:
         at = last_positive(s)

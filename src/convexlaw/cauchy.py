@@ -50,10 +50,9 @@ def causal_sum_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> float:
 
 def suffix_sum(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, float]:
     """(S_i, P_i − P_0) for a 0-based target i ≥ 1 with η_i > 0 (see ``causal_sum_at``)."""
-    rev = eta[i:0:-1]  # η_i, η_{i−1}, …, η_1: their running sums are the gaps
     src = eta if w is None else w
-    if i <= ONE_STEP_BLOCK:  # one block (the usual case): no copy, no carry
-        g = np.cumsum(rev)
+    if i <= ONE_STEP_BLOCK // 8:  # short: one reversed running sum, fewest numpy calls
+        g = np.cumsum(eta[i:0:-1])  # g[m] = P_i − P_j, j = i − 1 − m
         gap = float(g[-1])
         if i < 2:
             return 0.0, gap
@@ -62,19 +61,23 @@ def suffix_sum(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, fl
         if w is None:  # Σ η_j·(η_j/(P_i − P_j)), one pass without BLAS
             return float(np.einsum("i,i->", ratio, s)), gap
         return float(ratio.sum()), gap
+    # long: blocks of sources j ∈ [a, b) from the right, each gap_j = Σ_{j<k≤b} η_k + gap_b
+    # by one running sum backwards over a forward copy (contiguous operands stay in cache)
     buf = np.empty(ONE_STEP_BLOCK)
     carry, total = 0.0, 0.0
-    for m0 in range(0, i, ONE_STEP_BLOCK):
-        m1 = min(m0 + ONE_STEP_BLOCK, i)
-        g = buf[: m1 - m0]
-        np.copyto(g, rev[m0:m1])
-        g[0] += carry
-        np.cumsum(g, out=g)  # g[m − m0] = P_i − P_j, j = i − 1 − m
-        carry = float(g[-1])
-        lo = max(m0, 1)  # m = 0 is j = i − 1: not a source
-        s = src[i - 1 - lo : (i - 1 - m1 if m1 < i else None) : -1]
-        ratio = np.divide(s, g[lo - m0 :], out=g[lo - m0 :])
-        total += float(np.einsum("i,i->", ratio, s) if w is None else ratio.sum())
+    for b in range(i, 0, -ONE_STEP_BLOCK):
+        a = max(b - ONE_STEP_BLOCK, 0)
+        g = buf[: b - a]
+        np.copyto(g, eta[a + 1 : b + 1])
+        g[-1] += carry
+        np.cumsum(g[::-1], out=g[::-1])  # g[j − a] = P_i − P_j
+        carry = float(g[0])
+        top = min(b, i - 1) - a  # j = i − 1 is not a source
+        if top <= 0:
+            continue
+        ratio = np.divide(src[a : a + top], g[:top], out=g[:top])
+        total += float(np.einsum("i,i->", ratio, eta[a : a + top]) if w is None
+                       else ratio.sum())
     return total, carry
 
 

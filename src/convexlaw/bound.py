@@ -205,9 +205,10 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
         return np.array(omega)
     X, Y = _terms(eta, scale, _check_at(at, n))
     dead = np.isinf(X)
-    X *= D * D
-    Y *= g2
-    X += Y
+    with np.errstate(invalid="ignore"):  # 0·∞ at dead steps, overwritten below
+        X *= D * D
+        Y *= g2
+        X += Y
     X[dead] = np.inf  # η_t = 0: +∞ also when D or G is 0
     return X
 

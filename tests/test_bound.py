@@ -87,6 +87,22 @@ def test_fast_path_across_leaf_blocks(T):
                                    rtol=1e-9)
 
 
+def test_segments_give_the_same_sums():
+    # long runs are summed in segments (bounded memory); small segments here: a coarse
+    # tree over 25 segments, windows of two segments, and segments that do not separate
+    T = 100_000
+    rng = np.random.default_rng(3)
+    lrs = np.where((np.arange(T) // 4096) % 3 == 0, 1e-9, 1.0) * rng.random(T)
+    for w in (None, (lrs * (0.5 + rng.random(T))) ** 2):
+        seg = causal_sums(lrs, w, segment=4096)
+        at = np.unique(np.r_[rng.integers(2, T, 60), (4096 * np.arange(1, 24)[:, None]
+                                                      + np.arange(-2, 3)).ravel()])
+        ref = np.array([causal_sum_at(lrs, w, i) for i in at])
+        live = lrs[at] > 0
+        np.testing.assert_allclose(seg[at][live], ref[live], rtol=1e-10)
+        np.testing.assert_allclose(seg[lrs > 0], causal_sums(lrs, w)[lrs > 0], rtol=1e-10)
+
+
 @pytest.mark.parametrize("T", [3, 4095, 4096, 4097, 32768, 32769, 32770, 70001])
 def test_one_step_sum_against_exact_sums(T):
     # the one-step path (blocks of running sums, carried) against math.fsum of the terms
@@ -221,3 +237,14 @@ def test_results_do_not_depend_on_the_number_of_blas_threads():
                              capture_output=True, text=True)
         digests.append(out.stdout.strip())
     assert digests[0] == digests[1]
+
+
+def test_threads_of_the_leaf_passes_do_not_change_a_bit(monkeypatch):
+    import convexlaw.cauchy as cauchy
+
+    lrs = schedule("wsd(cooldown=0.3,shape=sqrt)+warmup(0.02)", 200_003)
+    out = []
+    for workers in (1, 2, 3):
+        monkeypatch.setattr(cauchy, "WORKERS", workers)
+        out.append(bound(lrs, G=np.linspace(2, 1, lrs.size)))
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])

@@ -23,6 +23,9 @@ all of them in O(T·p²/L + T·L) at relative accuracy ~1e-12:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from convexlaw.multipole import Tree, downward, upward
@@ -34,6 +37,8 @@ ORDER = 22  # expansion terms
 RHO = 0.35  # separation: r_S/(d − r_T) and r_T/(d − r_S) at most ρ (truncation ≲ ρ^p)
 LEAF_BLOCK = 4096  # leaves per block of leaf-level work (arrays of L × 4096 stay in cache)
 ONE_STEP_BLOCK = 1 << 15  # steps per block of the one-step sum
+SEGMENT = 1 << 22  # above 4 segments, steps per segment (bounded working memory)
+WORKERS = min(2, len(os.sched_getaffinity(0)))  # threads for the leaf-level passes
 _TINY = 1e-300
 
 
@@ -82,31 +87,68 @@ def suffix_sum(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, fl
 
 
 def causal_sums(eta: np.ndarray, w: np.ndarray | None = None, leaf: int = LEAF,
-                order: int = ORDER, rho: float = RHO) -> np.ndarray:
+                order: int = ORDER, rho: float = RHO, segment: int = SEGMENT) -> np.ndarray:
     """S_i = Σ_{j ≤ i−2} w_j/(P_i − P_j) for every 0-based i (P = cumsum(eta), w ≥ 0;
     w None: w = η²).
 
+    Up to 4·``segment`` steps in one tree (working memory ≈ 40 bytes a step); longer
+    sequences in segments of ``segment`` steps (a power-of-2 multiple of ``leaf``), so
+    that the working memory stays that of two segments whatever T (``_segmented``).
     Targets with η_i = 0 get meaningless values (the bound is +∞ there; callers mask them).
     """
-    n, L, p = eta.size, leaf, order
-    out = np.zeros(n)
-    if n < 3:
-        return out
-    nleaf = -(-n // L)
+    if eta.size <= 4 * segment:
+        return _fmm(eta, w, leaf, order, rho)
+    return _segmented(eta, w, leaf, order, rho, segment)
+
+
+def _summary(eta, w, L: int, p: int):
+    """Per-leaf totals, first steps, liveness and multipole moments (a pass over η)."""
+    nleaf = -(-eta.size // L)
     total, first = np.empty(nleaf), np.empty(nleaf)
     src, tgt = np.empty(nleaf, bool), np.empty(nleaf, bool)
     moments = np.empty((p, nleaf))
-    for k0 in range(0, nleaf, LEAF_BLOCK):
+
+    def block(k0: int) -> None:
         k1 = min(k0 + LEAF_BLOCK, nleaf)
         b = _Leaves(eta, w, k0, k1, L, with_previous=False)
         total[k0:k1], first[k0:k1] = b.total, b.E[0]
         src[k0:k1], tgt[k0:k1] = b.W.any(axis=0), b.E.any(axis=0)
         b.moments(p, moments[:, k0:k1])
-    tree = Tree(total, first, src, tgt)
-    local, far_s, far_t = downward(tree, upward(tree, moments, p), p, rho)
+
+    _each(block, range(0, nleaf, LEAF_BLOCK))
+    return Tree(total, first, src, tgt), moments
+
+
+def _each(fn, items) -> None:
+    """fn on every item, on up to WORKERS threads (numpy releases the GIL in its loops);
+    the items write disjoint parts of the result, so threads do not change a bit."""
+    items = list(items)
+    if WORKERS <= 1 or len(items) < 2:
+        for it in items:
+            fn(it)
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
+def _fmm(eta, w, L: int, p: int, rho: float, far: np.ndarray | None = None,
+         from_leaf: int = 0) -> np.ndarray:
+    """The sums for steps from leaf ``from_leaf`` on, by one tree over all of ``eta``;
+    ``far``: local expansion of sources before ``eta`` on the root's second child."""
+    n = eta.size
+    if n < 3:
+        return np.zeros(n)
+    tree, moments = _summary(eta, w, L, p)
+    local, far_s, far_t = downward(tree, upward(tree, moments, p), p, rho,
+                                   None if far is None else (1, 1, far))
     del moments
-    cut = np.searchsorted(far_t, np.arange(0, nleaf + LEAF_BLOCK, LEAF_BLOCK))
-    for i, k0 in enumerate(range(0, nleaf, LEAF_BLOCK)):
+    nleaf = tree.levels[-1].size
+    out = np.empty(n - from_leaf * L)
+    cut = np.searchsorted(far_t, np.arange(from_leaf, nleaf + LEAF_BLOCK, LEAF_BLOCK))
+
+    def block(i: int) -> None:
+        k0 = from_leaf + i * LEAF_BLOCK
         k1 = min(k0 + LEAF_BLOCK, nleaf)
         b = _Leaves(eta, w, k0, k1, L, with_previous=True)
         vals = b.evaluate(local[:, k0:k1])
@@ -114,12 +156,55 @@ def causal_sums(eta: np.ndarray, w: np.ndarray | None = None, leaf: int = LEAF,
             b.near(vals)
             pairs = slice(cut[i], cut[i + 1])
             if far_t[pairs].size:
-                b.far_near(vals, eta, w, tree, far_s[pairs], far_t[pairs])
+                b.far_near(vals, eta, w, tree, far_s[pairs], far_t[pairs], k0)
         full = min(k1, n // L) - k0  # leaves without padding
-        np.copyto(out[k0 * L : (k0 + full) * L].reshape(full, L), vals[:, :full].T)
+        o = (k0 - from_leaf) * L
+        np.copyto(out[o : o + full * L].reshape(full, L), vals[:, :full].T)
         if full < k1 - k0:
-            out[(k0 + full) * L :] = vals[: n - (k0 + full) * L, full]
+            out[o + full * L :] = vals[: n - (k0 + full) * L, full]
+
+    _each(block, range(-(-(nleaf - from_leaf) // LEAF_BLOCK)))
     return out
+
+
+def _segmented(eta, w, L: int, p: int, rho: float, C: int) -> np.ndarray:
+    """The sums in segments of C steps, working memory O(C) instead of O(T).
+
+    A coarse tree over the segments (their moments from one pass) gives each segment the
+    far field of every earlier segment it is separated from. Segment k itself is summed
+    by a tree over segments k−1 and k (its nearest sources; the far field enters on the
+    node of segment k), and the rare earlier segment that is not separated from it by a
+    tree over the two with one step in between standing for the steps between them.
+    """
+    n = eta.size
+    nseg = -(-n // C)
+    roots = [_segment_root(eta[k * C : (k + 1) * C], None if w is None else
+                           w[k * C : (k + 1) * C], L, p) for k in range(nseg)]
+    coarse = Tree(*(np.array([r[i] for r in roots]) for i in range(4)))
+    moments = np.stack([r[4] for r in roots], axis=1)
+    far, near_s, near_t = downward(coarse, upward(coarse, moments, p), p, rho)
+    out = np.empty(n)
+    for k in range(nseg):
+        lo, a, b = max(k - 1, 0) * C, k * C, min((k + 1) * C, n)
+        ww = None if w is None else w[lo:b]
+        out[a:b] = _fmm(eta[lo:b], ww, L, p, rho, far[:, k] if k else None,
+                        (a - lo) // L)
+    gaps = coarse.between(coarse.depth, near_s, near_t)
+    for j, k, gap in zip(near_s.tolist(), near_t.tolist(), gaps.tolist(), strict=True):
+        src, a, b = slice(j * C, (j + 1) * C), k * C, min((k + 1) * C, n)
+        ej = eta[src]
+        e = np.concatenate([ej, [gap], eta[a:b]])
+        ws = np.concatenate([ej * ej if w is None else w[src], np.zeros(1 + b - a)])
+        out[a:b] += _fmm(e, ws, L, p, rho)[ej.size + 1 :]
+    return out
+
+
+def _segment_root(eta, w, L: int, p: int):
+    """Total, first step, liveness and moments of one segment as a node of the coarse tree."""
+    tree, moments = _summary(eta, w, L, p)
+    root = tree.levels[0]
+    M = upward(tree, moments, p)[0][:, 0]
+    return root.total[0], root.first[0], root.src[0], root.tgt[0], M
 
 
 def _load(x: np.ndarray, k0: int, k1: int, L: int) -> np.ndarray:
@@ -233,11 +318,12 @@ class _Leaves:
             np.add(B[b + 1], E[b + 1], out=B[b])
         return B
 
-    def far_near(self, vals, eta, w, tree: Tree, s: np.ndarray, t: np.ndarray) -> None:
-        """Add direct sums for leaf pairs (s, t), t ≥ s + 2, that did not separate (t sorted)."""
+    def far_near(self, vals, eta, w, tree: Tree, s: np.ndarray, t: np.ndarray,
+                 k0: int) -> None:
+        """Add direct sums for leaf pairs (s, t), t ≥ s + 2, that did not separate (t sorted;
+        the block starts at leaf k0)."""
         L = self.L
-        first_leaf = t[0] - (t[0] - (t[0] // LEAF_BLOCK) * LEAF_BLOCK)  # block start
-        cols = t - first_leaf
+        cols = t - k0
         Es = np.stack([_load(eta, int(j), int(j) + 1, L)[:, 0] for j in s], axis=1)
         Ws = Es * Es if w is None else np.stack(
             [_load(w, int(j), int(j) + 1, L)[:, 0] for j in s], axis=1)

@@ -220,9 +220,13 @@ def upward(tree: Tree, leaf_moments: np.ndarray, p: int) -> list[np.ndarray]:
     return M
 
 
-def downward(tree: Tree, M: list[np.ndarray], p: int, rho: float
+def downward(tree: Tree, M: list[np.ndarray], p: int, rho: float,
+             init: tuple[int, int, np.ndarray] | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local expansions of the leaves, and the leaf pairs (s, t), t − s ≥ 2, to sum directly.
+
+    ``init`` = (level, node, coefficients): a far field known from outside the tree,
+    added to that node's local expansion.
 
     Level by level from the root, the children of every unseparated pair of the level
     above are candidates; separated ones interact through their expansions, the others
@@ -247,6 +251,9 @@ def downward(tree: Tree, M: list[np.ndarray], p: int, rho: float
         else:
             nxt[:] = 0.0
         local = nxt
+        if init is not None and init[0] == lev:
+            local[:, init[1]] += init[2]
+            nonzero = True
         near_s, near_t = [], []
         for offset, step in ((2, 1), (3, 2)):
             t = np.arange(offset, L.size, step)

@@ -129,24 +129,54 @@ def _terms(eta: np.ndarray, g: np.ndarray | None,
         # one reversed running sum per step (what the exam and the laws ask for)
         X, Y = np.array([_terms_at(eta, w, t - 1) for t in steps.tolist()]).T
         return X.copy(), Y.copy()
-    else:
-        # every step: the causal sums, then the local terms in place (T-sized buffers)
-        Y = causal_sums(eta, w)
-        local = eta * eta if w is None else w.copy()
-        local[1:] += (eta[:-1] ** 2 if w is None else w[:-1])
-        X = np.cumsum(eta)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            local /= eta
-            np.divide(0.5, X, out=X)
-        Y += local
-        del local
-        Y *= 0.5
-        dead = eta == 0
-        if steps is not None:
-            X, Y, dead = X[steps - 1], Y[steps - 1], dead[steps - 1]
-    X[dead] = np.inf
-    Y[dead] = np.inf
+    X = np.empty(eta.size)
+    Y = _every_step(eta, w, X)
+    if steps is not None:
+        X, Y = X[steps - 1], Y[steps - 1]
     return X, Y
+
+
+_BLOCK = 1 << 16  # steps per block of the every-step epilogue
+
+
+def _every_step(eta: np.ndarray, w: np.ndarray | None, X: np.ndarray | None,
+                D2: float = 0.0, g2: float = 1.0) -> np.ndarray:
+    """Every step: Y (with X = 1/(2P) into ``X``), or Ω = D²X + G²Y when X is None.
+
+    After the causal sums, one pass in cached blocks (P carried from block to block
+    exactly as one cumulative sum would), writing over the sums: no other T-sized array.
+    """
+    out = causal_sums(eta, w)  # S, then Y or Ω in place
+    P = np.empty(min(_BLOCK, eta.size))
+    carry = 0.0
+    for a in range(0, eta.size, _BLOCK):
+        b = min(a + _BLOCK, eta.size)
+        e, p, o = eta[a:b], P[: b - a], out[a:b]
+        np.copyto(p, e)
+        p[0] += carry
+        np.cumsum(p, out=p)
+        carry = float(p[-1])
+        here = e * e if w is None else w[a:b]  # η_t²G_t², then + the step before
+        local = np.empty(b - a)
+        local[0] = here[0] + (0.0 if a == 0 else float(eta[a - 1]) ** 2 if w is None
+                              else float(w[a - 1]))
+        np.add(here[1:], here[:-1], out=local[1:])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local /= e
+            o += local
+            o *= 0.5
+            np.divide(0.5, p, out=p)
+            if X is None:
+                o *= g2
+                p *= D2
+                o += p
+            else:
+                X[a:b] = p
+        dead = e == 0
+        o[dead] = np.inf
+        if X is not None:
+            X[a:b][dead] = np.inf
+    return out
 
 
 def _terms_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, float]:
@@ -203,14 +233,11 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
             x, y = _terms_at(eta, w, t - 1)
             omega.append(D * D * x + g2 * y if x < math.inf else math.inf)
         return np.array(omega)
-    X, Y = _terms(eta, scale, _check_at(at, n))
-    dead = np.isinf(X)
-    with np.errstate(invalid="ignore"):  # 0·∞ at dead steps, overwritten below
-        X *= D * D
-        Y *= g2
-        X += Y
-    X[dead] = np.inf  # η_t = 0: +∞ also when D or G is 0
-    return X
+    steps = _check_at(at, n)
+    w = None if scale is None else (eta * scale) ** 2
+    with np.errstate(invalid="ignore"):  # 0·∞ at dead steps, set to +∞ after
+        omega = _every_step(eta, w, None, D * D, g2)
+    return omega if steps is None else omega[steps - 1]
 
 
 def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,

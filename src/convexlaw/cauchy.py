@@ -2,18 +2,21 @@
 
 ``P`` is the running sum of non-negative step sizes η, so the points are sorted. The sums
 are the only part of the last-iterate bound (``convexlaw.bound``) that is not a prefix sum;
-computed one by one they cost O(T²). Here a one-dimensional fast multipole method computes
-all of them in O(T·p²/L + T·L) at relative accuracy ~1e-12:
+computed one by one they cost O(T²). Here a one-dimensional fast multipole method (the tree
+in ``convexlaw.multipole``) computes all of them in O(T·(p + L)) at relative accuracy ~1e-12:
 
-* one binary tree over step indices serves sources and targets; a node's interval is the
-  range of P over its steps, so separation is judged in P, not in steps (a schedule whose
-  learning rate shrinks by orders of magnitude stays accurate);
-* a source node and a later target node interact through a multipole-to-local expansion
-  when (r_S + r_T) ≤ θ·(c_T − c_S) and they are at least one step apart; otherwise they
-  split, down to leaves of L steps that are summed directly;
-* differences of P are taken in double-double arithmetic (the rounding error of each running
-  sum is recovered exactly by TwoSum), so P_i − P_j keeps full relative precision even when
-  it is 10⁻¹² of P_i.
+* leaves of L = 16 steps, kept in column layout (one column per leaf) so that every
+  operation runs along long contiguous rows; a leaf is summed directly with itself and
+  with the leaf before it, everything farther through expansions of p = 22 terms;
+* inside and between neighbouring leaves every gap P_i − P_j is a sum of non-negative
+  partial sums of η (from a split point forwards and backwards), never a difference of
+  running totals, so a gap keeps full relative precision even when it is 10⁻¹² of P_i;
+* work is done in blocks of leaves that stay in cache, on up to ``WORKERS`` threads
+  (blocks write disjoint results: the output does not depend on the number of threads);
+* above 4·``SEGMENT`` steps the sums are taken segment by segment, so the working memory
+  is that of two segments whatever T (``_segmented``).
+
+``causal_sum_at`` is the one-target sum by a single reversed running sum.
 
 >>> import numpy as np
 >>> eta = np.array([1.0, 2.0, 1.0, 1.0])

@@ -26,6 +26,7 @@ in ``convexlaw.multipole``) computes all of them in O(T·(p + L)) at relative ac
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -99,9 +100,29 @@ def causal_sums(eta: np.ndarray, w: np.ndarray | None = None, leaf: int = LEAF,
     that the working memory stays that of two segments whatever T (``_segmented``).
     Targets with η_i = 0 get meaningless values (the bound is +∞ there; callers mask them).
     """
-    if eta.size <= 4 * segment:
-        return _fmm(eta, w, leaf, order, rho)
-    return _segmented(eta, w, leaf, order, rho, segment)
+    with _one_blas_thread():
+        if eta.size <= 4 * segment:
+            return _fmm(eta, w, leaf, order, rho)
+        return _segmented(eta, w, leaf, order, rho, segment)
+
+
+_BLAS: list = []
+
+
+def _one_blas_thread():
+    """One BLAS thread while the tree's small matrix products run (BLAS threads would
+    fight the leaf-pass threads and gain nothing on 22-row products); a no-op without
+    threadpoolctl. Products give the same bits with any number of threads (tested)."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except ImportError:
+            _BLAS.append(None)
+    if _BLAS[0] is None:
+        return contextlib.nullcontext()
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def _summary(eta, w, L: int, p: int):

@@ -14,15 +14,21 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import abort, console, print_json
+from convexlaw.cli.common import (
+    DbOpt,
+    JsonOpt,
+    abort,
+    console,
+    number_option,
+    print_json,
+    steps_option,
+    warn,
+)
 
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Run store for run ids/names (default: $CONVEXLAW_DB or ./convexlaw.db).")]
 KindOpt = Annotated[str | None, typer.Option(
     "--kind", help="Which logged loss to model: val or train (default: val if logged).")]
 BurnOpt = Annotated[int, typer.Option(
     "--burn-in", min=0, help="Ignore observations at steps ≤ this (fit and score).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _load(items: list[str], db: Path | None) -> list[Any]:
@@ -38,6 +44,26 @@ def _model_names() -> str:
     from convexlaw.protocols import MODELS
 
     return ", ".join(MODELS)
+
+
+def _degenerate(runs: list[Any], kind: str | None, burn_in: int) -> tuple[str | None,
+                                                                         list[str]]:
+    """Curves no model can learn from (an error) or should not be trusted on (warnings)."""
+    from convexlaw.curve.data import as_curve_data, degenerate
+
+    try:
+        return degenerate([as_curve_data(r, kind, lo=burn_in) for r in runs])
+    except ValueError:
+        return None, []  # the model's own validation names the problem
+
+
+def _fit_warnings(d: dict[str, Any], data_warnings: list[str]) -> list[str]:
+    """Warnings the fit report must carry: the data's, and a fit worse than a constant."""
+    out = list(data_warnings)
+    r2 = (d.get("fit") or {}).get("r2")
+    if r2 is not None and r2 < 0:
+        out.append(f"R² = {r2:.3g} < 0: the fit describes the curve worse than its mean does")
+    return out
 
 
 def fit_cmd(
@@ -61,6 +87,9 @@ def fit_cmd(
     from convexlaw.protocols import make_model
 
     loaded = _load(runs, db)
+    error, data_warnings = _degenerate(loaded, kind, burn_in)
+    if error:
+        abort(error)
     try:
         m = make_model(model, kind=kind, burn_in=burn_in)
         with warnings.catch_warnings():
@@ -69,6 +98,10 @@ def fit_cmd(
     except (ValueError, RuntimeError) as err:
         abort(str(err))
     d = m.to_dict()
+    extra = _fit_warnings(d, data_warnings)
+    if extra:  # a fit flagged here is not one to trust
+        d["warnings"] = list(d.get("warnings", [])) + extra
+        d["identified"] = False
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(d, indent=1))
@@ -76,6 +109,8 @@ def fit_cmd(
         print_json(d)
         return
     console.print(m.report(), highlight=False)
+    for w in extra:
+        warn(w)
     if out is not None:
         console.print(f"wrote {out}")
 
@@ -94,10 +129,9 @@ def predict_cmd(
                                             "its logged steps.")] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec, e.g. "
                                                  "'cosine+warmup(0.05)'.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-T", min=1,
-                                              help="Horizon T for --schedule.")] = None,
-    peak: Annotated[float | None, typer.Option("--peak", help="Peak LR for --schedule.")]
-    = None,
+    steps: Annotated[int | None, steps_option("Horizon T for --schedule.")] = None,
+    peak: Annotated[float | None, number_option("--peak", help="Peak LR for --schedule.",
+                                                minimum=0, strict=True)] = None,
     at: Annotated[str | None, typer.Option("--at", help="Steps to predict, e.g. "
                                            "1000,5000 (default: 20 spread over 1..T).")]
     = None,
@@ -201,8 +235,9 @@ def compare_cmd(
     = "seq2seq",
     fit_names: Annotated[str | None, typer.Option("--fit", help="cross-schedule: names of "
                                                   "the runs to fit.")] = None,
-    test_peak: Annotated[float | None, typer.Option("--test-peak", help="cross-lr: the "
-                                                    "peak LR to hold out.")] = None,
+    test_peak: Annotated[float | None, number_option(
+        "--test-peak", help="cross-lr: the peak LR to hold out.", minimum=0, strict=True)
+    ] = None,
     kind: KindOpt = None,
     burn_in: BurnOpt = 0,
     plot: Annotated[Path | None, typer.Option("--plot", help="Figure of predicted vs "
@@ -228,13 +263,23 @@ def compare_cmd(
         abort(str(err))
     results = []
     for sp in splits:
+        error, data_warnings = _degenerate(list(sp.fit), kind, burn_in)
         for n in names:
             try:
+                if error:
+                    raise ValueError(error)
                 r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
             except (ValueError, RuntimeError) as err:
                 r = {"model": n, "split": sp.label, "error": str(err)}
             r["model"] = n
+            if "error" not in r:
+                r["warnings"] = list(r.get("warnings", [])) + data_warnings
+                if data_warnings:
+                    r["identified"] = False
             results.append(r)
+        for w in data_warnings:
+            if not as_json:
+                warn(w)
     if plot is not None:
         _plot(results, plot)
     if as_json:

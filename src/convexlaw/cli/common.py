@@ -23,7 +23,8 @@ from typer.core import TyperGroup
 
 from convexlaw.jsonable import plain
 
-console = Console()
+# piped or captured output is not squeezed to 80 columns: tables keep every column whole
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 

@@ -53,13 +53,14 @@ def _num(x: Any, fmt: str = ".4g") -> str:
     return format(x, fmt) if isinstance(x, (int, float, np.number)) else str(x)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str = "",
+def _table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]], table_id: str = "",
            sortable: bool = False) -> str:
     ident = f' id="{table_id}"' if table_id else ""
     cls = ' class="sortable"' if sortable else ""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers or [])
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table{ident}{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
+    return f"<table{ident}{cls}>{thead}<tbody>{body}</tbody></table>"
 
 
 def _notes(lines: Sequence[str], cls: str = "note") -> str:
@@ -266,7 +267,7 @@ def _plan_section(page: _Page, plan: dict[str, Any], law: Any, literal: Any,
     measured = next((r for r in runs if r.T == plan["steps"] and r.status == "finished"
                      and r.peak_lr and math.isclose(r.peak_lr, float(f"{plan['eta_star']:.6g}"),
                                                     rel_tol=1e-9)), None)
-    body = _table(["", ""], rows) + _notes(plan.get("warnings", []), "warning")
+    body = _table(None, rows) + _notes(plan.get("warnings", []), "warning")
     if law is not None:
         body += page.figure(laws_figure(plan, law, literal))
     body += page.figure(plan_curve_figure(plan, pilots, kind, measured))

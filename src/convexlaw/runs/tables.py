@@ -185,12 +185,9 @@ def _count_lines(path: Path) -> int:
 
 
 def _read_delimited(path: Path, fh: Any) -> Table:
-    header_line = 0
-    first = ""
-    for header_line, first in enumerate(fh, start=1):
-        if first.strip():
-            break
-    else:
+    header_line, first = next(((i, ln) for i, ln in enumerate(fh, start=1) if ln.strip()),
+                              (0, ""))
+    if not header_line:
         raise ValueError(f"{path}: empty file; expected a header row such as 'step,lr,loss' "
                          "and data rows")
     delim = _delimiter(first)

@@ -18,8 +18,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from convexlaw import bound_terms, schedule
-from convexlaw.cli import app
-from convexlaw.cli import common
+from convexlaw.cli import app, common
 from convexlaw.runs import Run, RunStore
 
 runner = CliRunner()

@@ -168,10 +168,11 @@ def open_store(db: Path | None, *, must_exist: bool = True) -> Any:
 
 
 # ---------------------------------------------------------------- memory
-# Peak memory per step of the horizon, measured at T = 1e6 and 1e7 (peak RSS minus the
-# interpreter, /usr/bin/time -f %M), rounded up: the bound at a few steps keeps a handful
-# of float64 arrays of length T; every step (for a figure) adds the expansion arrays of
-# the fast sum; a plan fits curve models whose predictions at the target hold more.
+# Memory per step of the horizon: the growth of the peak RSS (/usr/bin/time -f %M) between
+# two horizons, rounded up — `bound` 41 B between T = 1e6 and 1e7 (a handful of float64
+# arrays of length T), 413 B at every step (the expansion arrays of the fast sum, for
+# --plot); `plan` 1.8 kB between 1e5 and 1e6 (curve-model predictions at the target).
+# Helper "speed" is making the every-step sum stream: re-measure these when it lands.
 BYTES_PER_STEP = {"bound": 64, "bound at every step": 480, "plan": 2400}
 
 

@@ -23,6 +23,7 @@ from convexlaw.cli.common import (
     print_json,
     steps_option,
     warn,
+    working,
 )
 
 KindOpt = Annotated[str | None, typer.Option(
@@ -92,7 +93,8 @@ def fit_cmd(
         abort(error)
     try:
         m = make_model(model, kind=kind, burn_in=burn_in)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), working(f"fitting {model} to {len(loaded)} run(s)",
+                                                disable=as_json):
             warnings.simplefilter("ignore", FitWarning)  # they are in the report
             m.fit(loaded)
     except (ValueError, RuntimeError) as err:
@@ -226,6 +228,32 @@ def _split(protocol: str, runs: list[Any], fit_names: str | None, test_peak: flo
     abort(f"--protocol must be one of {', '.join(P.PROTOCOLS)}, got {protocol!r}")
 
 
+def _compare_split(sp: Any, names: list[str], kind: str | None, burn_in: int, quiet: bool,
+                   say: Any) -> list[dict[str, Any]]:
+    """Every model on one split; a degenerate split is an error row per model."""
+    from convexlaw.protocols import evaluate, make_model
+
+    error, data_warnings = _degenerate(list(sp.fit), kind, burn_in)
+    rows = []
+    for n in names:
+        say(f"{sp.label}: fitting {n}")
+        try:
+            if error:
+                raise ValueError(error)
+            r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
+        except (ValueError, RuntimeError) as err:
+            r = {"model": n, "split": sp.label, "error": str(err)}
+        r["model"] = n
+        if "error" not in r:
+            r["warnings"] = list(r.get("warnings", [])) + data_warnings
+            if data_warnings:
+                r["identified"] = False
+        rows.append(r)
+    for w in [] if quiet else data_warnings:
+        warn(w)
+    return rows
+
+
 def compare_cmd(
     runs: Annotated[list[str], typer.Argument(help="Run files or ids.")],
     models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")]
@@ -248,7 +276,7 @@ def compare_cmd(
     """Side-by-side scores of several models on one protocol (R², MAE, RMSE, PredE, WorstE)."""
     from rich.table import Table
 
-    from convexlaw.protocols import evaluate, make_model
+    from convexlaw.protocols import make_model
 
     names = [x.strip() for x in models.split(",") if x.strip()]
     try:
@@ -262,24 +290,10 @@ def compare_cmd(
     except ValueError as err:
         abort(str(err))
     results = []
-    for sp in splits:
-        error, data_warnings = _degenerate(list(sp.fit), kind, burn_in)
-        for n in names:
-            try:
-                if error:
-                    raise ValueError(error)
-                r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
-            except (ValueError, RuntimeError) as err:
-                r = {"model": n, "split": sp.label, "error": str(err)}
-            r["model"] = n
-            if "error" not in r:
-                r["warnings"] = list(r.get("warnings", [])) + data_warnings
-                if data_warnings:
-                    r["identified"] = False
-            results.append(r)
-        for w in data_warnings:
-            if not as_json:
-                warn(w)
+    with working("comparing models", disable=as_json) as say:
+        for sp in splits:
+            results += _compare_split(sp, names, kind, burn_in, as_json, say)
+
     if plot is not None:
         _plot(results, plot)
     if as_json:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import DbOpt, JsonOpt, abort, number_option, print_json, steps_option
+from convexlaw.cli.common import DbOpt, JsonOpt, abort, print_json, steps_option
 
 Opt = typer.Option
 
@@ -78,8 +78,7 @@ def register(app: typer.Typer) -> None:
         optimizer: Annotated[str, Opt(help="sgd | adamw | muon")] = "sgd",
         schedule: Annotated[str, Opt(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")
                             ] = "cosine",
-        peak: Annotated[float, number_option("--peak", help="Peak learning rate.", minimum=0,
-                                             strict=True)] = 0.1,
+        peak: Annotated[float, Opt(help="Peak learning rate (TrainConfig checks it).")] = 0.1,
         steps: Annotated[int, steps_option("Horizon T (optimizer updates), e.g. 1000 or 1e3.")
                          ] = 1000,
         dataset: Annotated[str | None, Opt(help="image | fashion-mnist | mnist-5k | digits "

@@ -40,7 +40,7 @@ def _root(
     SGD bound of Bu, Xu & Mao, ICLR 2026)."""
 
 
-MODULES = ("core", "runs", "fit", "train", "laws", "plan", "report", "convexity", "design")
+MODULES = ("core", "runs", "fit", "train", "laws", "plan", "schedule", "report", "convexity")
 
 for _name in MODULES:
     try:

@@ -55,6 +55,7 @@ def _num(x: Any, fmt: str = ".4g") -> str:
 
 def _table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]], table_id: str = "",
            sortable: bool = False) -> str:
+    """A table; sortable ones (click a header) also scroll when long."""
     ident = f' id="{table_id}"' if table_id else ""
     cls = ' class="sortable"' if sortable else ""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers or [])
@@ -405,7 +406,7 @@ main{padding:6px 28px 40px}section{margin-top:22px}h2{border-bottom:2px solid #e
 padding-bottom:4px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
 th,td{border:1px solid #e5e7eb;padding:3px 8px;text-align:left}th{background:#f9fafb}
 table.sortable th{cursor:pointer}table.sortable th:hover{background:#eef2ff}
-#runs-table{display:block;max-height:320px;overflow:auto}
+table.sortable{display:block;max-height:320px;overflow:auto}
 #runs-filter{width:420px;padding:5px 8px;margin:6px 0;font-size:14px}
 .note{color:#444;font-size:14px}.warning{color:#92400e;background:#fffbeb;padding:4px 8px;
 font-size:13px;margin:4px 0}pre{background:#f9fafb;padding:8px;font-size:12px;overflow:auto}

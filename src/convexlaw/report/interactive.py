@@ -18,8 +18,8 @@ __all__ = ["convexity_figure", "exam_figure", "fits_figure", "laws_figure",
            "plan_curve_figure", "runs_figure", "thin"]
 
 HEIGHT = 460
-LOG_X_MENU = [{"type": "buttons", "direction": "left", "x": 1.0, "y": 1.1, "xanchor": "right",
-               "yanchor": "bottom", "pad": {"r": 150},
+LOG_X_MENU = [{"type": "buttons", "direction": "left", "x": 1.0, "y": 1.01, "xanchor": "right",
+               "yanchor": "bottom", "pad": {"b": 2},  # over the plot's right corner
                "showactive": True, "buttons": [
                    {"label": "log step", "method": "relayout",
                     "args": [{"xaxis.type": "log", "xaxis2.type": "log"}]},

@@ -20,7 +20,7 @@ parts (``Diagnoser``, ``HarnessDiagnoser``, ``hessian_extremes``, ``per_sample``
 
 >>> from convexlaw.convexity import Convexity, onset_index
 >>> onset_index([False, False, True, True, True, True])
-1
+2
 """
 
 from __future__ import annotations

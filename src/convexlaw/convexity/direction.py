@@ -42,7 +42,8 @@ def probe_quadratic(eps: float, losses: Sequence[float], d_norm: float | None = 
     bad = np.flatnonzero(~np.isfinite(phi))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"probe loss at α = {PROBES[i]}ε is {phi[i]!r}; expected a finite loss")
+        raise ValueError(f"probe loss at α = {PROBES[i]}ε is {float(phi[i])}; expected a "
+                         "finite loss")
     back, here, fwd = phi[1], phi[2], phi[3]  # φ(−ε) = L₊, φ(0) = L₀, φ(ε) = L₋
     curvature = (back + fwd - 2 * here) / eps**2
     slope = (fwd - back) / (2 * eps)

@@ -36,6 +36,7 @@ __all__ = ["DENSE_BELOW", "HessianExtremes", "dense_hessian", "hessian_extremes"
            "lanczos_extremes"]
 
 DENSE_BELOW = 32  # parameters; below this the dense Hessian is cheaper than Lanczos
+CHECK_ALWAYS = 60  # Lanczos steps with a Ritz check after each; then every 10th
 MIN_STEPS = 10  # Lanczos steps before a small residual counts (a young Krylov space can
 # hold a well-converged interior Ritz value while the true extreme is still unseen)
 
@@ -183,16 +184,15 @@ def lanczos_extremes(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.T
                 w = w - stacked.T @ (stacked @ w)
         alphas.append(alpha)
         beta = float(w.norm())
-        t = torch.diag(torch.tensor(alphas, dtype=torch.float64))
-        if betas:
-            off = torch.tensor(betas, dtype=torch.float64)
-            t = t + torch.diag(off, 1) + torch.diag(off, -1)
-        ev, vec = torch.linalg.eigh(t)  # torch: numpy's threaded LAPACK spins on a busy box
-        theta = ev[[0, -1]].numpy()
-        scale = max(abs(theta[0]), abs(theta[1]), np.finfo(np.float64).tiny)
-        residual = beta * np.abs(vec[-1, [0, -1]].numpy())
-        if beta <= 1e-10 * scale or (j + 1 >= MIN_STEPS and (residual <= tol * scale).all()):
-            converged = True
+        last = j + 1 == steps
+        # the O(j³) Ritz check after every step, beyond CHECK_ALWAYS steps every 10th
+        if last or j < CHECK_ALWAYS or j % 10 == 0 or beta == 0:
+            theta, residual, scale = _ritz(alphas, betas, beta)
+            if beta <= 1e-10 * scale or (j + 1 >= MIN_STEPS
+                                         and (residual <= tol * scale).all()):
+                converged = True
+                break
+        if last:
             break
         betas.append(beta)
         q_prev, q = q, w / beta
@@ -200,3 +200,16 @@ def lanczos_extremes(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.T
             basis.append(q)
     return HessianExtremes(float(theta[0]), float(theta[1]), len(alphas), converged,
                            "lanczos")
+
+
+def _ritz(alphas: list[float], betas: list[float], beta: float
+          ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Extreme Ritz values of T, their residual bounds β·|s_last| and the spectral scale."""
+    t = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+    if betas:
+        off = torch.tensor(betas, dtype=torch.float64)
+        t = t + torch.diag(off, 1) + torch.diag(off, -1)
+    ev, vec = torch.linalg.eigh(t)  # torch: numpy's threaded LAPACK spins on a busy box
+    theta = ev[[0, -1]].numpy()
+    scale = max(abs(theta[0]), abs(theta[1]), np.finfo(np.float64).tiny)
+    return theta, beta * np.abs(vec[-1, [0, -1]].numpy()), scale

@@ -9,31 +9,36 @@
    (not required where it was not measured, e.g. η = 0).
 
 The last check has no later checkpoint and is not judged. **t0** is the step of the first
-check k such that every window of ``window`` (5) consecutive judged checks from k on — the
-windows at the end are the shorter tails — has at least ``fraction`` (80 %) of its checks
-holding: at most one failure in any five. ``None`` when no such check exists (the run
-never settles into convex-like behaviour by this rule).
+check k that holds and from which no window of ``window`` (5) consecutive judged checks
+holds fewer than ``fraction`` (80 %) of them — counted as failures: at most
+⌊(1 − fraction)·window⌋ = 1 failing check in any five from t0 on (the windows at the end,
+shorter, may not have more failures than a full one). ``None`` when no such check exists
+(the run never settles into convex-like behaviour by this rule).
 
 The Hessian extremes (λ_min < 0 persists in nets for the whole run, at a small
 |λ_min|/λ_max) are reported beside t0 but are not part of the rule.
 
 >>> onset_index([False, False, True, False, True, True, True, True], window=5, fraction=0.8)
 2
->>> onset_index([True, True, False], window=5, fraction=0.8) is None
+>>> onset_index([False, True, True, True, True, True], window=5, fraction=0.8)
+1
+>>> onset_index([True, False, False], window=5, fraction=0.8) is None
 True
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = ["RULE", "check_holds", "onset_index"]
 
-RULE = ("t0 = first check after which every window of {window} consecutive checks has "
-        "≥ {fraction:.0%} holding; a check holds when ≥ {pair_fraction:.0%} of its "
-        "iterate-wise gaps r(t, s ≥ t) are ≥ 0 and the curvature along its update is > 0")
+RULE = ("t0 = first check that holds and after which every window of {window} consecutive "
+        "checks has ≥ {fraction:.0%} holding (no more failures in the shorter windows at the "
+        "end); a check holds when ≥ {pair_fraction:.0%} of its iterate-wise gaps r(t, s > t) "
+        "are ≥ 0 and the curvature along its update is > 0")
 
 
 def check_holds(pairs: np.ndarray, curvature: np.ndarray, star: np.ndarray | None = None,
@@ -67,10 +72,13 @@ def onset_index(holds: Sequence[bool], window: int = 5, fraction: float = 0.8) -
     if window < 1 or not 0 < fraction <= 1:
         raise ValueError(f"need window ≥ 1 and 0 < fraction ≤ 1, got window={window}, "
                          f"fraction={fraction}")
-    h = np.asarray(holds, dtype=np.float64)
+    h = np.asarray(holds, dtype=bool)
     n = h.size
-    ok = np.array([h[j:j + window].mean() >= fraction - 1e-12 for j in range(n)], dtype=bool)
+    allowed = int(math.floor((1 - fraction) * window + 1e-9))
+    ok = np.array([(~h[j:j + window]).sum() <= allowed for j in range(n)], dtype=bool)
     i = n
     while i > 0 and ok[i - 1]:
         i -= 1
+    while i < n and not h[i]:  # t0 itself must hold
+        i += 1
     return None if i == n else i

@@ -221,8 +221,9 @@ def describe(summary: dict[str, Any]) -> str:
     line = (f"{head}; path pairs holding {pct(summary.get('pairs_holding'))} "
             f"(after t0 {pct(summary.get('pairs_holding_after_t0'))}), "
             f"ρ max {num(summary.get('rho_max'))}, curvature > 0 at "
-            f"{pct(summary.get('curvature_positive'))} of checks, λ_max {num(summary.get('lam_max_last'))}"
-            f", λ_min {num(summary.get('lam_min_min'))}, λ_max·η/2 ≤ {num(summary.get('eos_max'))}"
+            f"{pct(summary.get('curvature_positive'))} of checks, "
+            f"λ_max {num(summary.get('lam_max_last'))}, "
+            f"λ_min {num(summary.get('lam_min_min'))}, λ_max·η/2 ≤ {num(summary.get('eos_max'))}"
             f" ({summary.get('checks')} checks; star reference: {summary.get('reference')})")
     if summary.get("error"):
         line += f"; stopped: {summary['error']}"

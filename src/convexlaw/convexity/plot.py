@@ -43,9 +43,13 @@ def plot_convexity(c: Convexity, out: str | Path, title: str = "", **rule: Any) 
     fig, axes = plt.subplots(4, 3, figsize=(14, 11), sharex=True)
     ax = axes.ravel()
 
+    filled: set[int] = set()
+
     def line(i: int, y: np.ndarray, label: str | None = None, **kw: Any) -> None:
         xs, ys = _finite(s, np.asarray(y, dtype=float))
-        ax[i].plot(xs, ys, marker="o", ms=3, lw=1.2, label=label, **kw)
+        if xs.size:  # an empty panel says "not measured" below
+            ax[i].plot(xs, ys, marker="o", ms=3, lw=1.2, label=label, **kw)
+            filled.add(i)
 
     line(0, ch["loss"], color="k")
     ax[0].set_title("loss on the evaluation batch")
@@ -78,7 +82,8 @@ def plot_convexity(c: Convexity, out: str | Path, title: str = "", **rule: Any) 
     ax[4].axhline(0, color="grey", lw=0.8)
     ax[4].set_yscale("symlog", linthresh=1e-3)
     ax[4].set_title("curvature along the update direction (GeN)")
-    ax[4].legend(fontsize=7)
+    if 4 in filled:
+        ax[4].legend(fontsize=7)
 
     line(5, ch["r2"], color="C2")
     ax[5].set_title("quadratic R² along the update (5 probes, ±2ε)")
@@ -90,13 +95,14 @@ def plot_convexity(c: Convexity, out: str | Path, title: str = "", **rule: Any) 
     line(6, np.where(ratio > 0, ratio, np.nan), color="C2")
     ax[6].set_yscale("log")
     ax[6].axhline(1, color="grey", lw=0.8)
-    ax[6].set_title("GeN step α* / schedule's η")
+    ax[6].set_title("GeN step α* / schedule's η (α* > 0 shown)")
 
     line(7, ch["lam_max"], color="C4", label="λ_max")
     line(7, np.abs(ch["lam_min"]), color="C5", label="|λ_min|")
     ax[7].set_yscale("log")
     ax[7].set_title("Hessian extremes (Lanczos)")
-    ax[7].legend(fontsize=7)
+    if 7 in filled:
+        ax[7].legend(fontsize=7)
 
     line(8, neg, color="C5")
     ax[8].set_title("|λ_min| / λ_max")
@@ -110,20 +116,21 @@ def plot_convexity(c: Convexity, out: str | Path, title: str = "", **rule: Any) 
     _, hi = _finite(s, ch["sample_grad_norm_q75"])
     if xs.size:
         ax[10].fill_between(xs, lo, hi, color="C6", alpha=0.25, label="25–75 %")
-    ax[10].set_title("per-sample gradient norm ‖∇θℓ‖")
-    ax[10].legend(fontsize=7)
+    ax[10].set_title("per-sample gradient norm ‖∇θℓ‖ (eval mode)")
+    if 10 in filled:
+        ax[10].legend(fontsize=7)
 
     line(11, ch["structural_gap"], color="C7")
     ax[11].set_title("structural gap log(λ_max/λ_min) of JJᵀ (median)")
 
     t0 = a["t0"]
-    for x in ax:
+    for i, x in enumerate(ax):
+        if i not in filled:
+            x.text(0.5, 0.5, "not measured", ha="center", va="center",
+                   transform=x.transAxes, color="grey")
         if t0 is not None:
             x.axvline(t0, color="green", lw=1.5, ls="--", alpha=0.8)
         x.grid(alpha=0.3)
-        if not x.lines and not x.collections:
-            x.text(0.5, 0.5, "not measured", ha="center", va="center",
-                   transform=x.transAxes, color="grey")
     for x in axes[-1]:
         x.set_xlabel("step (updates done)")
     head = f"t0 = {t0}" if t0 is not None else "t0: none (never convex-like by the rule)"

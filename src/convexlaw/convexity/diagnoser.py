@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,26 +122,20 @@ class Diagnoser:
                 p.copy_(flat[i:i + p.numel()].view_as(p))
                 i += p.numel()
 
-    class _Restore:
-        """Parameters (optionally moved to ``flat``) and buffers restored on exit."""
-
-        def __init__(self, diag: Diagnoser, flat: torch.Tensor | None) -> None:
-            self.diag, self.flat = diag, flat
-
-        def __enter__(self) -> None:
-            self.saved = self.diag._flat()
-            self.buffers = [b.detach().clone() for b in self.diag.model.buffers()]
-            if self.flat is not None:
-                self.diag._set(self.flat)
-
-        def __exit__(self, *exc: Any) -> None:
-            self.diag._set(self.saved)
+    @contextmanager
+    def _at(self, flat: torch.Tensor | None = None) -> Iterator[None]:
+        """Parameters (moved to ``flat`` if given) and buffers as they were, on exit."""
+        saved = self._flat()
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        if flat is not None:
+            self._set(flat)
+        try:
+            yield
+        finally:
+            self._set(saved)
             with torch.no_grad():
-                for b, s in zip(self.diag.model.buffers(), self.buffers, strict=True):
-                    b.copy_(s)
-
-    def _at(self, flat: torch.Tensor | None = None) -> Diagnoser._Restore:
-        return Diagnoser._Restore(self, flat)
+                for b, v in zip(self.model.buffers(), buffers, strict=True):
+                    b.copy_(v)
 
     def _loss(self) -> float:
         x, y = self.batch

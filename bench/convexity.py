@@ -19,7 +19,8 @@ second half) with the fit starting at b = 0, T/10 (paper.py's burn-in) and t0. T
 runs are diagnosed twice: star gaps against their own final iterate, and against the end of
 a run twice as long (same settings, T doubled). Two worker processes, one thread each.
 
-Writes ``bench/results/convexity.md``, ``convexity.json`` and one figure per cosine run.
+Prints markdown (kept as ``bench/results/convexity.md``); writes ``convexity.json`` (or
+``convexity-<part>.json`` for one part) and one figure per cosine run.
 """
 
 from __future__ import annotations

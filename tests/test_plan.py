@@ -69,7 +69,8 @@ def test_plan_transfers_to_another_schedule(store):
 
 
 def test_plan_curve_model_predicts_the_target_curve(store):
-    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10)
+    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10,
+                     burn_in=0)
     eta, loss = closed_form(3000)
     c = plan.curve
     truth = synth_run(3000, plan.eta_star)
@@ -134,7 +135,8 @@ runner = CliRunner()
 def test_cli_plan_json_and_figure(store, tmp_path):
     fig = tmp_path / "plan.png"
     res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "8000", "--json",
-                              "--boot", "5", "--window", "10", "--plot", str(fig)])
+                              "--boot", "5", "--window", "10", "--plot", str(fig),
+                              "--curve-models", "convex", "--burn-in", "0"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     eta, loss = closed_form(8000)
@@ -148,7 +150,7 @@ def test_cli_plan_json_and_figure(store, tmp_path):
 
 def test_cli_plan_text(store):
     res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "4000",
-                              "--boot", "0", "--window", "10"])
+                              "--boot", "0", "--window", "10", "--curve-models", "none"])
     assert res.exit_code == 0, res.output
     assert "recommended peak LR" in res.output and "predicted final loss" in res.output
 
@@ -176,7 +178,15 @@ def test_cli_plan_empty_store_and_one_horizon(tmp_path):
     one = RunStore(tmp_path / "one.db")
     for p in PEAKS:
         one.put(synth_run(100, p))
-    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000"])
-    assert res.exit_code == 2 and "two or more horizons" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000", "--boot", "0",
+                              "--burn-in", "0", "--curve-models", "convex"])
+    assert res.exit_code == 0, res.output  # one horizon: held out on the pilots' tails
+    assert "tail split" in res.output and "burn-in of the curve fits: 0" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
+                              "--curve-models", "nosuch"])
+    assert res.exit_code == 2 and "unknown model 'nosuch'" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
+                              "--burn-in", "soon"])
+    assert res.exit_code == 2 and "--burn-in must be a step" in res.output
     res = runner.invoke(app, ["plan", "--db", str(tmp_path / "missing.db"), "--steps", "9"])
     assert res.exit_code == 2 and "no such file" in res.output

@@ -1,0 +1,166 @@
+"""Which pilots a law may use, and why the others were left out.
+
+Real sweeps hold runs that no loss law describes: runs that diverged, runs that never
+learned (a plateau at the starting loss, or no better than predicting the label
+frequencies), runs whose loss spiked or rose back at the edge of stability, and — in a
+complete sweep — the peaks above the optimum whose final loss blew up without going to
+NaN. The laws describe the convex-like regime around the optimum (DESIGN §1), so such
+points are left out, each with its reason, and the reasons are printed with every fit.
+
+- ``screen_runs``: the health of each run from its own curve (no fit involved).
+- ``edge_trim``: per cell (horizon, size), the largest peak when it lies above the
+  cell's best and its final loss lies far above the law fitted without it (out-of-sample
+  log residual above ``k`` robust standard deviations, and at least 1 %): the edge of
+  stability. The next largest peak is then tested, and so on.
+
+>>> import numpy as np
+>>> from convexlaw.laws.data import LawData
+>>> T = np.repeat([1e3, 4e3], 6); eta = np.tile([1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2], 2)
+>>> loss = 2.0 + 4.0 / (T * eta) + 25.0 * eta
+>>> loss[[5, 11]] *= 1.3                     # the largest peak blows up at both horizons
+>>> keep, notes = edge_trim(LawData.from_arrays(T=T, loss=loss, peak=eta))
+>>> sorted(set(range(12)) - set(keep.tolist())), notes[0]["reason"][:17]
+([5, 11], 'edge of stability')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from convexlaw.laws.data import LawData
+
+__all__ = ["edge_trim", "screen_runs"]
+
+# a loss curve that rises this far above its running minimum has left the convex regime
+SPIKE = 0.10
+# a run whose final loss is above its own best by more than this fraction did not recover
+NO_RECOVERY = 0.02
+# a run that ends within this fraction of its first logged loss never learned
+NO_PROGRESS = 0.02
+
+
+def _peak(run: Any) -> float:
+    return float(run.peak_lr) if getattr(run, "peak_lr", None) else float(np.max(run.lrs))
+
+
+def _where(run: Any) -> dict[str, Any]:
+    return {"name": str(getattr(run, "name", "")), "id": getattr(run, "id", None),
+            "T": int(np.asarray(run.lrs).size), "peak": _peak(run),
+            "N": None if getattr(run, "N", None) is None else float(run.N)}
+
+
+def screen_runs(runs: Sequence[Any], kind: str | None = None
+                ) -> tuple[list[Any], list[dict[str, Any]]]:
+    """(usable runs, one dict per left-out run with ``reason``).
+
+    Left out: status ``diverged`` or a non-finite loss; ``beats_constant`` tagged False
+    (a plateau at the trivial predictor); a final loss within 2 % of the first logged
+    loss (no progress); a curve that rose more than 10 % above its running minimum after
+    the first tenth of the run (a spike), or that ends more than 2 % above its own best
+    (no recovery). Runs still ``running`` are left out as well.
+    """
+    kept, out = [], []
+    for run in runs:
+        info = _where(run)
+        status = getattr(run, "status", "finished")
+        reason = None
+        if status == "diverged":
+            at = (getattr(run, "tags", None) or {}).get("diverged_at")
+            reason = "diverged" + (f" at step {at}" if at is not None else "")
+        elif status not in ("finished", None):
+            reason = f"status {status!r} (not finished)"
+        else:
+            try:
+                steps, vals = run.curve(kind) if kind else run.curve()
+            except KeyError as err:
+                reason = f"no loss curve ({err.args[0] if err.args else err})"
+            else:
+                reason = _curve_problem(np.asarray(steps), np.asarray(vals, float), run)
+        if reason is None:
+            kept.append(run)
+        else:
+            out.append(info | {"reason": reason})
+    return kept, out
+
+
+def _curve_problem(steps: np.ndarray, vals: np.ndarray, run: Any) -> str | None:
+    if vals.size == 0:
+        return "no loss logged"
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        return f"loss not finite from step {int(steps[bad][0])} (treated as diverged)"
+    if (getattr(run, "tags", None) or {}).get("beats_constant") is False:
+        return "no better than the constant predictor (a plateau: the run never learned)"
+    if vals.size >= 2 and vals[-1] >= (1 - NO_PROGRESS) * vals[0]:
+        return (f"no progress: final loss {vals[-1]:.4g} vs {vals[0]:.4g} at step "
+                f"{int(steps[0])} (a plateau)")
+    start = steps >= 0.1 * max(int(np.asarray(run.lrs).size), 1)
+    if start.sum() >= 2:
+        v = vals[start]
+        rise = v / np.minimum.accumulate(v) - 1.0
+        if rise.max() > SPIKE:
+            i = int(np.argmax(rise))
+            return (f"unstable: the loss rose {100 * rise[i]:.0f} % above its running "
+                    f"minimum at step {int(steps[start][i])} (edge of stability)")
+    if vals[-1] > (1 + NO_RECOVERY) * vals.min():
+        return (f"unstable: final loss {vals[-1]:.4g} is {100 * (vals[-1] / vals.min() - 1):.1f}"
+                f" % above the run's best {vals.min():.4g} (no recovery)")
+    return None
+
+
+def edge_trim(data: LawData, variant: str = "distance", k: float = 4.0,
+              floor: float = 0.01, min_left: int = 3) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(indices kept, one note per trimmed run): the edge-of-stability peaks of each cell.
+
+    A candidate is the largest peak of a cell (horizon, N) when it lies above the cell's
+    best peak. The law (``variant``, robust fit) is fitted without it and the candidate's
+    log residual r = log L_obs − log L_law is read out of sample (an edge point pulls an
+    in-sample fit towards itself); the worst candidate with r > max(``k``·σ, log(1 +
+    ``floor``)) is dropped, σ the robust (MAD) scatter of that fit, and the search repeats.
+    A cell keeps at least ``min_left`` peaks. In shape mode a run's points go together
+    (its last point decides).
+    """
+    from convexlaw.laws.selection import law_for
+
+    if data.peak is None:
+        return np.arange(data.n), []
+    last = np.full(len(data.groups), -np.inf)
+    np.maximum.at(last, data.group, data.T)
+    finals = data.T == last[data.group]  # the last point of each run: its final loss
+    keep = np.ones(data.n, bool)
+    N = data.N if data.N is not None else np.zeros(data.n)
+    notes: list[dict[str, Any]] = []
+    while True:
+        cand = []
+        for h, n in {(float(h), float(n)) for h, n in zip(data.horizon, N, strict=True)}:
+            cell = keep & finals & (data.horizon == h) & (N == n)
+            ii = np.flatnonzero(cell)
+            if ii.size <= min_left:
+                continue
+            top, best = ii[np.argmax(data.peak[ii])], ii[np.argmin(data.loss[ii])]
+            if data.peak[top] > data.peak[best]:
+                cand.append(top)
+        worst, worst_r = None, 0.0
+        for i in cand:
+            rest = np.flatnonzero(keep & (data.group != data.group[i]))
+            try:
+                law = law_for(data, variant, n_boot=0).fit(data, rest)
+            except (ValueError, RuntimeError):
+                continue
+            r_in = law.residuals_
+            sigma = 1.4826 * float(np.median(np.abs(r_in - np.median(r_in))))
+            r = math.log(data.loss[i] / float(law._predict(law.params_, data, np.array([i]))[0]))
+            if r > max(k * sigma, math.log1p(floor)) and r > worst_r:
+                worst, worst_r = i, r
+        if worst is None:
+            return np.flatnonzero(keep), notes
+        keep[data.group == data.group[worst]] = False
+        notes.append({"T": float(data.horizon[worst]), "peak": float(data.peak[worst]),
+                      "N": None if data.N is None else float(data.N[worst]),
+                      "name": data.groups[data.group[worst]],
+                      "reason": f"edge of stability: final loss {100 * math.expm1(worst_r):.1f}"
+                                " % above the law fitted to the other points"})

@@ -112,17 +112,22 @@ def _curve_problem(steps: np.ndarray, vals: np.ndarray, run: Any) -> str | None:
     return None
 
 
-def edge_trim(data: LawData, variant: str = "distance", k: float = 4.0,
+TRIM_VARIANTS = ("distance", "gradient", "distance+gradient", "distance+peak")
+
+
+def edge_trim(data: LawData, variants: Sequence[str] = TRIM_VARIANTS, k: float = 4.0,
               floor: float = 0.01, min_left: int = 3) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """(indices kept, one note per trimmed run): the edge-of-stability peaks of each cell.
 
-    A candidate is the largest peak of a cell (horizon, N) when it lies above the cell's
-    best peak. The law (``variant``, robust fit) is fitted without it and the candidate's
-    log residual r = log L_obs − log L_law is read out of sample (an edge point pulls an
-    in-sample fit towards itself); the worst candidate with r > max(``k``·σ, log(1 +
-    ``floor``)) is dropped, σ the robust (MAD) scatter of that fit, and the search repeats.
-    A cell keeps at least ``min_left`` peaks. In shape mode a run's points go together
-    (its last point decides).
+    The candidates are the largest peak of every cell (horizon, N) that lies above its
+    cell's best peak. The law — whichever of ``variants`` fits the other points best
+    (AICc; robust fit) — is fitted without any candidate, and each candidate's log residual
+    r = log L_obs − log L_law is read out of sample (edge points fitted together would pull
+    the law towards themselves and mask each other). Candidates with
+    r > max(``k``·σ, log(1 + ``floor``)), σ the robust (MAD) scatter of that fit, are
+    dropped, and the next largest peaks become the candidates, until none is dropped. A
+    cell keeps at least ``min_left`` peaks. In shape mode a run's points go together (its
+    last point decides).
     """
     from convexlaw.laws.selection import law_for
 
@@ -133,34 +138,43 @@ def edge_trim(data: LawData, variant: str = "distance", k: float = 4.0,
     finals = data.T == last[data.group]  # the last point of each run: its final loss
     keep = np.ones(data.n, bool)
     N = data.N if data.N is not None else np.zeros(data.n)
+    cells = sorted({(float(h), float(n)) for h, n in zip(data.horizon, N, strict=True)})
     notes: list[dict[str, Any]] = []
     while True:
         cand = []
-        for h, n in {(float(h), float(n)) for h, n in zip(data.horizon, N, strict=True)}:
-            cell = keep & finals & (data.horizon == h) & (N == n)
-            ii = np.flatnonzero(cell)
+        for h, n in cells:
+            ii = np.flatnonzero(keep & finals & (data.horizon == h) & (N == n))
             if ii.size <= min_left:
                 continue
             top, best = ii[np.argmax(data.peak[ii])], ii[np.argmin(data.loss[ii])]
             if data.peak[top] > data.peak[best]:
                 cand.append(top)
-        worst, worst_r = None, 0.0
-        for i in cand:
-            rest = np.flatnonzero(keep & (data.group != data.group[i]))
+        if not cand:
+            break
+        out = np.isin(data.group, data.group[cand])
+        base = np.flatnonzero(keep & ~out)
+        fits = []
+        for v in variants:
             try:
-                law = law_for(data, variant, n_boot=0).fit(data, rest)
+                fits.append(law_for(data, v, n_boot=0).fit(data, base))
             except (ValueError, RuntimeError):
                 continue
-            r_in = law.residuals_
-            sigma = 1.4826 * float(np.median(np.abs(r_in - np.median(r_in))))
-            r = math.log(data.loss[i] / float(law._predict(law.params_, data, np.array([i]))[0]))
-            if r > max(k * sigma, math.log1p(floor)) and r > worst_r:
-                worst, worst_r = i, r
-        if worst is None:
-            return np.flatnonzero(keep), notes
-        keep[data.group == data.group[worst]] = False
-        notes.append({"T": float(data.horizon[worst]), "peak": float(data.peak[worst]),
-                      "N": None if data.N is None else float(data.N[worst]),
-                      "name": data.groups[data.group[worst]],
-                      "reason": f"edge of stability: final loss {100 * math.expm1(worst_r):.1f}"
-                                " % above the law fitted to the other points"})
+        if not fits:
+            break
+        law = min(fits, key=lambda f: f.metrics_["AICc"])
+        r_in = law.residuals_
+        sigma = 1.4826 * float(np.median(np.abs(r_in - np.median(r_in))))
+        limit = max(k * sigma, math.log1p(floor))
+        r = np.log(data.loss[cand] / law._predict(law.params_, data, np.array(cand)))
+        drop = [(i, ri) for i, ri in zip(cand, r, strict=True) if ri > limit]
+        if not drop:
+            break
+        for i, ri in drop:
+            keep[data.group == data.group[i]] = False
+            notes.append({"T": float(data.horizon[i]), "peak": float(data.peak[i]),
+                          "N": None if data.N is None else float(data.N[i]),
+                          "name": data.groups[data.group[i]],
+                          "reason": f"edge of stability: final loss {100 * math.expm1(ri):.1f}"
+                                    f" % above the law ({law.variant}) fitted to the points "
+                                    "below the largest peaks"})
+    return np.flatnonzero(keep), notes

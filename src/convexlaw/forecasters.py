@@ -300,14 +300,24 @@ def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
     return table, fitted
 
 
-def choose(table: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail")
+           ) -> tuple[dict[str, Any] | None, list[str]]:
     """The row with the lowest held-out error among unflagged forecasters (the one with
-    fewest parameters within 5 % of it), and notes on what was passed over and why."""
-    scored = [r for r in table if r["holdout_PredE"] is not None and r["eta_star"]]
+    fewest parameters within 5 % of it), and notes on what was passed over and why.
+
+    Errors of different splits are not compared: the rows scored on the first split kind
+    in ``order`` that an unflagged row has compete; rows scored only on a later (fallback)
+    split compete only when no row has an earlier one.
+    """
+    scored: list[dict[str, Any]] = []
+    for kind in order:
+        rows = [r for r in table if r["split"] == kind and r["eta_star"]]
+        if rows and (any(not r["flags"] for r in rows) or not scored):
+            scored = rows
+            if any(not r["flags"] for r in rows):
+                break
     clean = [r for r in scored if not r["flags"]]
-    pool, warn = clean, []
-    if not clean and scored:
-        pool = scored
+    pool, warn = clean or scored, []
     if not pool:
         fitted = [r for r in table if r["k"] is not None and r["eta_star"]]
         if not fitted:
@@ -325,4 +335,7 @@ def choose(table: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str
     if pick["flags"]:
         warn.append(f"every scored forecaster is flagged; the chosen {pick['forecaster']}: "
                     + "; ".join(pick["flags"]))
+    others = [r["forecaster"] for r in table if r["split"] not in (None, pick["split"])]
+    if others:
+        warn.append(f"held out on a fallback split only (not compared): {', '.join(others)}")
     return pick, warn

@@ -114,16 +114,17 @@ def test_screen_runs_names_each_reason():
             _run("nan", [3.0, 2.8, np.inf, 2.0]),
             _run("flat", np.full(10, 3.0)),
             _run("const", np.linspace(3.0, 2.0, 10), tags={"beats_constant": False}),
-            _run("spike", [3.0, 2.6, 2.4, 3.0, 2.3, 2.2, 2.1, 2.1]),
+            _run("spike", [3.0, 2.6, 2.4, 3.9, 2.3, 2.2, 2.1, 2.1]),
             _run("rising", [3.0, 2.5, 2.2, 2.1, 2.15, 2.2])]
-    kept, out = screen_runs(runs)
-    assert kept == [good]
+    noisy = _run("noisy", [3.0, 2.5, 2.2, 2.5, 2.0, 2.3, 1.9, 2.1, 1.85, 1.8])  # small batches
+    kept, out = screen_runs([*runs, noisy])
+    assert kept == [good, noisy]
     why = {d["name"]: d["reason"] for d in out}
     assert why["div"] == "diverged at step 30"
     assert why["nan"].startswith("loss not finite from step")
     assert why["flat"].startswith("no progress")
     assert why["const"].startswith("no better than the constant predictor")
-    assert why["spike"].startswith("unstable: the loss rose 25 %")
+    assert why["spike"].startswith("unstable: the loss rose 62 %")
     assert "no recovery" in why["rising"]
 
 

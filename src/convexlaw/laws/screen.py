@@ -35,9 +35,10 @@ from convexlaw.laws.data import LawData
 
 __all__ = ["edge_trim", "screen_runs"]
 
-# a loss curve that rises this far above its running minimum has left the convex regime
-SPIKE = 0.10
-# a run whose final loss is above its own best by more than this fraction did not recover
+# a loss curve that rises this far above its running minimum blew up
+SPIKE = 0.5
+# a run whose final loss is above its own best by more than this fraction (and 3 noise
+# widths) did not recover
 NO_RECOVERY = 0.02
 # a run that ends within this fraction of its first logged loss never learned
 NO_PROGRESS = 0.02
@@ -59,9 +60,10 @@ def screen_runs(runs: Sequence[Any], kind: str | None = None
 
     Left out: status ``diverged`` or a non-finite loss; ``beats_constant`` tagged False
     (a plateau at the trivial predictor); a final loss within 2 % of the first logged
-    loss (no progress); a curve that rose more than 10 % above its running minimum after
-    the first tenth of the run (a spike), or that ends more than 2 % above its own best
-    (no recovery). Runs still ``running`` are left out as well.
+    loss (no progress); a curve that rose more than 50 % above its running minimum after
+    the first tenth of the run (a blow-up), or that ends more than 2 % above its own best
+    (no recovery; at least 3 times the curve's own noise: small batches make held-out
+    curves jump). Runs still ``running`` are left out as well.
     """
     kept, out = [], []
     for run in runs:
@@ -99,6 +101,10 @@ def _curve_problem(steps: np.ndarray, vals: np.ndarray, run: Any) -> str | None:
         return (f"no progress: final loss {vals[-1]:.4g} vs {vals[0]:.4g} at step "
                 f"{int(steps[0])} (a plateau)")
     start = steps >= 0.1 * max(int(np.asarray(run.lrs).size), 1)
+    lv = np.log(vals[start])
+    d2 = lv[2:] - 2 * lv[1:-1] + lv[:-2]
+    noise = 1.4826 * float(np.median(np.abs(d2 - np.median(d2)))) / math.sqrt(6) \
+        if d2.size >= 3 else 0.0
     if start.sum() >= 2:
         v = vals[start]
         rise = v / np.minimum.accumulate(v) - 1.0
@@ -106,7 +112,7 @@ def _curve_problem(steps: np.ndarray, vals: np.ndarray, run: Any) -> str | None:
             i = int(np.argmax(rise))
             return (f"unstable: the loss rose {100 * rise[i]:.0f} % above its running "
                     f"minimum at step {int(steps[start][i])} (edge of stability)")
-    if vals[-1] > (1 + NO_RECOVERY) * vals.min():
+    if vals[-1] > (1 + max(NO_RECOVERY, 3 * noise)) * vals.min():
         return (f"unstable: final loss {vals[-1]:.4g} is {100 * (vals[-1] / vals.min() - 1):.1f}"
                 f" % above the run's best {vals.min():.4g} (no recovery)")
     return None

@@ -176,3 +176,21 @@ def test_peers_refuse_what_one_horizon_cannot_tell():
     cells = cell_optima([1e3] * 3 + [2e3] * 2, [0.01, 0.02, 0.04, 0.01, 0.02],
                         [2.2, 2.1, math.inf, math.nan, math.inf])
     assert len(cells) == 1 and cells[0]["bracketed"]
+
+
+def test_cli_laws_fit_reports_what_was_left_out(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from convexlaw.cli import app
+
+    path = sweep_table(tmp_path / "s.csv", "distance")
+    res = CliRunner().invoke(app, ["laws", "fit", str(path), "--out", str(tmp_path / "l.json"),
+                                   "--boot", "0", "--variant", "distance"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("left out") == 12 and "edge of stability" in res.output
+    res = CliRunner().invoke(app, ["laws", "fit", str(path), "--out", str(tmp_path / "l.json"),
+                                   "--boot", "0", "--variant", "distance", "--json"])
+    d = json.loads(res.output)
+    assert len(d["left_out"]) == 12

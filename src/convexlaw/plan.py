@@ -77,8 +77,9 @@ class Plan:
     """A plan for one target run; ``to_dict`` is the JSON the CLI prints.
 
     ``source`` names the forecaster that produced η*, L* and the curve; ``candidates`` has
-    every forecaster's held-out and target numbers; ``variant`` is the best law variant
-    (the law table), ``loss_source`` repeats ``source`` for the loss.
+    every forecaster's held-out and target numbers (``fitted``: the forecasters, by name);
+    ``variant`` is the best law variant (the law table), ``loss_source`` repeats
+    ``source`` for the loss.
     """
 
     steps: int
@@ -106,6 +107,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     laws: dict[str, Law] = field(default_factory=dict, repr=False)
     forecaster: Forecaster | None = field(default=None, repr=False)
+    fitted: dict[str, Forecaster] = field(default_factory=dict, repr=False)
     curve_fit: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -398,7 +400,7 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
                 holdout=chosen["split"] or "none", burn_in=None if bi is None else
                 bi.to_dict(), left_out=left, peers=_peers(kept, left, steps, N, sized, kind),
                 curve=curve, pilots=rows, warnings=warns, laws=laws, forecaster=fc,
-                curve_fit=curve_fit)
+                fitted=fitted, curve_fit=curve_fit)
 
 
 def plan_lines(plan: Plan) -> list[str]:

@@ -181,7 +181,7 @@ def test_cli_plan_empty_store_and_one_horizon(tmp_path):
     res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000", "--boot", "0",
                               "--burn-in", "0", "--curve-models", "convex"])
     assert res.exit_code == 0, res.output  # one horizon: held out on the pilots' tails
-    assert "tail split" in res.output and "burn-in of the curve fits: 0" in res.output
+    assert "tail split" in res.output and "burn-in of convex: 0 (as given)" in res.output
     res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
                               "--curve-models", "nosuch"])
     assert res.exit_code == 2 and "unknown model 'nosuch'" in res.output

@@ -257,9 +257,11 @@ def kappa_of(fc: Forecaster, spec: str, steps: int, peaks: tuple[float, float],
 def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
              split_sets: Sequence[Sequence[Any]], shape: np.ndarray, spec: str, steps: int,
              peaks: tuple[float, float], N: float | None = None, kind: str | None = None,
-             say: Any = None) -> tuple[list[dict[str, Any]], dict[str, Forecaster]]:
+             say: Any = None, prescored: dict[str, dict[str, Any]] | None = None
+             ) -> tuple[list[dict[str, Any]], dict[str, Forecaster]]:
     """Fit every forecaster on ``runs`` and score it on the first split set it can be
-    refitted on; read its optimum at the target. Returns (one row each, fitted by label).
+    refitted on (or take its score from ``prescored``, by label: PredE, final, split);
+    read its optimum at the target. Returns (one row each, fitted by label).
 
     A row's ``flags`` say what forbids a silent choice: a parameter at a bound, an
     unidentified curve fit, an optimum at the edge of ``peaks``, κ > 0.
@@ -279,7 +281,11 @@ def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
             continue
         fitted[fc.label] = fc
         row["k"] = fc.n_params()
-        for splits in split_sets:
+        pre = (prescored or {}).get(fc.label)
+        if pre is not None:
+            row.update(holdout_PredE=pre["PredE"], holdout_final=pre["final"],
+                       split=pre["split"])
+        for splits in [] if pre is not None else split_sets:
             try:
                 sc = holdout_score(fc, splits, kind)
             except (ValueError, RuntimeError):

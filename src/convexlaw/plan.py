@@ -6,9 +6,9 @@ peaks is enough) the plan
 1. leaves out what no law describes, each run with its reason (``convexlaw.laws.screen``):
    diverged runs, plateaus, spikes, and the edge-of-stability peaks whose final loss lies
    far above the law fitted to the others — no user window (``window`` still forces one);
-2. chooses the burn-in of the curve fits (``convexlaw.curve.burnin``: an explicit step, the
-   stored convexity onset, or the earliest start whose held-out error is within noise of
-   the best);
+2. chooses the burn-in of each curve model (``convexlaw.curve.burnin``: an explicit step,
+   the stored convexity onset, or the earliest start whose held-out error is within noise
+   of the best, on the same held-out splits that then score the model);
 3. fits every *forecaster* (``convexlaw.forecasters``): the horizon law and its variants on
    the pilots' final losses, and loss-curve models on every logged point of every pilot;
 4. scores each on held-out splits (``convexlaw.curve.holdout``): the shorter horizons
@@ -61,8 +61,8 @@ __all__ = ["CURVE_MODELS", "PLAN_VARIANTS", "Plan", "PlanError", "make_plan",
 
 PLAN_VARIANTS = ("literal", "distance", "gradient", "peak", "distance+gradient",
                  "distance+peak")
-CURVE_MODELS = ("convex-ed-peak", "convex-ed-gt")
-BURN_IN_MODEL = "convex-ed-peak"  # the reference model of the burn-in selector
+CURVE_MODELS = ("convex-ed-peak", "convex-ed-gt-gpeak")
+MAX_TESTS = 3  # held-out runs of a tail split (smallest, largest and middle peak)
 CURVE_POINTS = 60  # points of the predicted curve
 NEAR = 1.5  # forecasters within this factor of the best held-out error widen the intervals
 _UNSET: Any = object()
@@ -100,6 +100,7 @@ class Plan:
     candidates: list[dict[str, Any]]
     holdout: str
     burn_in: dict[str, Any] | None
+    burn_ins: dict[str, dict[str, Any]]
     left_out: list[dict[str, Any]]
     peers: dict[str, Any]
     curve: dict[str, Any] | None
@@ -115,7 +116,7 @@ class Plan:
             "steps", "size", "schedule", "eta_star", "eta_interval", "loss_star",
             "loss_interval", "level", "variant", "source", "loss_source", "kappa",
             "law_forecast", "literal_forecast", "comparison", "candidates", "holdout",
-            "burn_in", "left_out", "peers", "curve", "pilots", "warnings")}
+            "burn_in", "burn_ins", "left_out", "peers", "curve", "pilots", "warnings")}
         out["laws"] = {v: law.to_dict() for v, law in self.laws.items()
                        if v in (self.variant, "literal")}
         return out
@@ -262,23 +263,30 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}): "
                         "without a curve model a plan needs pilots at two or more horizons "
                         "(a few peaks each)")
-    bi: BurnIn | None = None
-    if curve_models:
+    splits = make_splits(kept, split, kind=kind, max_tests=MAX_TESTS)
+    backup = make_splits(kept, "tail", kind=kind, max_tests=MAX_TESTS) \
+        if splits[0].kind != "tail" else []
+    bis: dict[str, BurnIn] = {}
+    prescored: dict[str, dict[str, Any]] = {}
+    for m in curve_models:
         from convexlaw.protocols import make_model
 
-        say("choosing the burn-in")
+        say(f"choosing the burn-in of {m}")
         try:
-            bi = resolve_burn_in(kept, burn_in, make_model(BURN_IN_MODEL), kind=kind)
+            bis[m] = resolve_burn_in(kept, burn_in, make_model(m), kind=kind, split=split,
+                                     max_tests=MAX_TESTS)
         except ValueError as err:
-            raise PlanError(f"burn-in: {err}") from None
+            raise PlanError(f"burn-in of {m}: {err}") from None
+        row = next((r for r in bis[m].evidence if r.get("start") == bis[m].step
+                    and "holdout_PredE" in r), None)
+        if row is not None:  # the selector already scored this model on the same splits
+            prescored[f"curve {m}"] = {"PredE": row["holdout_PredE"],
+                                       "final": row["holdout_final"], "split": bis[m].split}
     cands: list[Forecaster] = [LawForecaster(v, kind) for v in variants]
-    cands += [CurveForecaster(m, bi.step if bi else 0, kind) for m in curve_models]
-    splits = make_splits(kept, split, kind=kind, max_tests=3)
-    backup = make_splits(kept, "tail", kind=kind, max_tests=3) \
-        if splits[0].kind != "tail" else []
+    cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models]
     peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
-                             peaks, N, kind, say)
+                             peaks, N, kind, say, prescored)
     chosen, how = choose(table)
     if chosen is None:
         raise PlanError("no forecaster could be fitted to the pilots: "
@@ -286,7 +294,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     chosen["chosen"] = True
     fc = fitted[chosen["forecaster"]]
     warns = notes + how
-    return _finish(fc, chosen, table, fitted, kept, rows, left, bi, shape, schedule,
+    return _finish(fc, chosen, table, fitted, kept, rows, left, bis, shape, schedule,
                    int(steps), N, sized, peaks, kind, n_boot, random_state, warns)
 
 
@@ -323,9 +331,19 @@ def _peers(kept: Sequence[Any], left: Sequence[dict[str, Any]], steps: int,
     return out
 
 
+def _burn_in_of(fc: Forecaster, crow: dict[str, Any] | None, fitted: dict[str, Forecaster],
+                bis: dict[str, BurnIn]) -> dict[str, Any] | None:
+    """The burn-in behind the plan's curve: the chosen curve model's, else the best one's."""
+    if isinstance(fc, CurveForecaster):
+        return bis[fc.model].to_dict()
+    if crow is not None:
+        return bis[fitted[crow["forecaster"]].model].to_dict()
+    return None
+
+
 def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
             fitted: dict[str, Forecaster], kept: Sequence[Any], rows: list[dict[str, Any]],
-            left: list[dict[str, Any]], bi: BurnIn | None, shape: np.ndarray,
+            left: list[dict[str, Any]], bis: dict[str, BurnIn], shape: np.ndarray,
             schedule: str, steps: int, N: float | None, sized: bool,
             peaks: tuple[float, float], kind: str | None, n_boot: int, random_state: int,
             warns: list[str]) -> Plan:
@@ -397,8 +415,10 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
                 source=chosen["forecaster"], loss_source=chosen["forecaster"],
                 kappa=chosen["kappa"], law_forecast=law_fc, literal_forecast=lit,
                 comparison=comparison, candidates=cand,
-                holdout=chosen["split"] or "none", burn_in=None if bi is None else
-                bi.to_dict(), left_out=left, peers=_peers(kept, left, steps, N, sized, kind),
+                holdout=chosen["split"] or "none",
+                burn_in=_burn_in_of(fc, crow, fitted, bis),
+                burn_ins={m: b.to_dict() for m, b in bis.items()}, left_out=left,
+                peers=_peers(kept, left, steps, N, sized, kind),
                 curve=curve, pilots=rows, warnings=warns, laws=laws, forecaster=fc,
                 fitted=fitted, curve_fit=curve_fit)
 
@@ -414,9 +434,8 @@ def plan_lines(plan: Plan) -> list[str]:
            f"{kap})",
            f"predicted final loss L = {plan.loss_star:.4f}   (interval {llo:.4f} … {lhi:.4f})",
            f"both from: {plan.source}, chosen by held-out error ({plan.holdout} split)"]
-    if plan.burn_in is not None:
-        out.append(f"burn-in of the curve fits: {plan.burn_in['step']} "
-                   f"({plan.burn_in['rule']})")
+    for m, b in plan.burn_ins.items():
+        out.append(f"burn-in of {m}: {b['step']} ({b['rule']})")
     lit = plan.literal_forecast
     if lit:
         out.append(f"law as written (literal, final losses): η* = {lit['eta_star']:.4g}, "

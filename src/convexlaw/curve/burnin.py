@@ -56,6 +56,7 @@ class BurnIn:
     rule: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
     noise: float | None = None
+    split: str | None = None  # the held-out split kind of the evidence
 
     def describe(self) -> str:
         """One line for a report."""
@@ -63,7 +64,7 @@ class BurnIn:
 
     def to_dict(self) -> dict[str, Any]:
         return {"step": self.step, "source": self.source, "rule": self.rule,
-                "evidence": self.evidence, "noise": self.noise}
+                "evidence": self.evidence, "noise": self.noise, "split": self.split}
 
 
 def curve_noise(runs: Sequence[Any], kind: str | None = None) -> float:
@@ -149,7 +150,7 @@ def select_burn_in(runs: Sequence[Any], model: CurveModel, kind: str | None = No
     rule = (f"selector: earliest start whose held-out error ({how} split, "
             f"{100 * chosen['holdout_PredE']:.3f} %) is within {100 * tol:g} % + noise of the "
             f"best ({100 * best:.3f} %)")
-    return BurnIn(int(chosen["start"]), "selector", rule, rows, sigma)
+    return BurnIn(int(chosen["start"]), "selector", rule, rows, sigma, how)
 
 
 def stored_onset(run: Any) -> int | None:

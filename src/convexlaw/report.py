@@ -76,10 +76,17 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
         except ValueError:
             pass
     T = plan.steps
-    mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
-    ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
-    if np.all(np.isfinite(lo)):
-        ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
+    if getattr(plan, "source", "").startswith("curve"):  # the chosen forecaster's curve
+        ax.plot(grid, plan.peak_curve(grid), color="tab:red", lw=2.2,
+                label=f"target T = {T} ({plan.source})")
+        mid = law.peak_curve(T, grid, N=N, shape=plan.schedule)[0]
+        ax.plot(grid, mid, color="tab:orange", lw=1.2,
+                label=f"target, {plan.variant} law (final losses)")
+    else:
+        mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
+        ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
+        if np.all(np.isfinite(lo)):
+            ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
     if literal is not None and plan.variant != "literal":
         ax.plot(grid, literal.predict(np.full(grid.size, float(T)), grid, N=N,
                                       shape=plan.schedule),

@@ -8,13 +8,22 @@ schedule into a predicted loss curve and an optimal peak learning rate.
 >>> lrs = convexlaw.schedule("cosine+warmup(0.05)", 1000, peak=0.1)
 >>> omega = convexlaw.bound(lrs, D=1.0, G=1.0)
 >>> peak, best = convexlaw.optimal_peak("linear", 1000)
+
+``convexlaw.record(store, config)`` records a hand-written training loop into a run store
+(see ``convexlaw.integrations``; loaded on first use).
 """
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from convexlaw.bound import bound, bound_direct, bound_terms, optimal_peak
 from convexlaw.exam import ExamResult, exam
 from convexlaw.schedules import SpecError, schedule
 
-__version__ = "0.1.0"
+try:  # defined once, in pyproject.toml
+    __version__ = _version("convexlaw")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ExamResult",
@@ -24,5 +33,15 @@ __all__ = [
     "bound_terms",
     "exam",
     "optimal_peak",
+    "record",
     "schedule",
 ]
+
+
+def __getattr__(name: str):
+    # lazily: the record helper pulls in the run store, which the math core does not need
+    if name == "record":
+        from convexlaw.integrations import record
+
+        return record
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

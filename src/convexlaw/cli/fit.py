@@ -14,15 +14,22 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import abort, console, print_json
+from convexlaw.cli.common import (
+    DbOpt,
+    JsonOpt,
+    abort,
+    console,
+    number_option,
+    print_json,
+    steps_option,
+    warn,
+    working,
+)
 
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Run store for run ids/names (default: $CONVEXLAW_DB or ./convexlaw.db).")]
 KindOpt = Annotated[str | None, typer.Option(
     "--kind", help="Which logged loss to model: val or train (default: val if logged).")]
 BurnOpt = Annotated[int, typer.Option(
     "--burn-in", min=0, help="Ignore observations at steps ≤ this (fit and score).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _load(items: list[str], db: Path | None) -> list[Any]:
@@ -38,6 +45,26 @@ def _model_names() -> str:
     from convexlaw.protocols import MODELS
 
     return ", ".join(MODELS)
+
+
+def _degenerate(runs: list[Any], kind: str | None, burn_in: int) -> tuple[str | None,
+                                                                         list[str]]:
+    """Curves no model can learn from (an error) or should not be trusted on (warnings)."""
+    from convexlaw.curve.data import as_curve_data, degenerate
+
+    try:
+        return degenerate([as_curve_data(r, kind, lo=burn_in) for r in runs])
+    except ValueError:
+        return None, []  # the model's own validation names the problem
+
+
+def _fit_warnings(d: dict[str, Any], data_warnings: list[str]) -> list[str]:
+    """Warnings the fit report must carry: the data's, and a fit worse than a constant."""
+    out = list(data_warnings)
+    r2 = (d.get("fit") or {}).get("r2")
+    if r2 is not None and r2 < 0:
+        out.append(f"R² = {r2:.3g} < 0: the fit describes the curve worse than its mean does")
+    return out
 
 
 def fit_cmd(
@@ -61,14 +88,22 @@ def fit_cmd(
     from convexlaw.protocols import make_model
 
     loaded = _load(runs, db)
+    error, data_warnings = _degenerate(loaded, kind, burn_in)
+    if error:
+        abort(error)
     try:
         m = make_model(model, kind=kind, burn_in=burn_in)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), working(f"fitting {model} to {len(loaded)} run(s)",
+                                                disable=as_json):
             warnings.simplefilter("ignore", FitWarning)  # they are in the report
             m.fit(loaded)
     except (ValueError, RuntimeError) as err:
         abort(str(err))
     d = m.to_dict()
+    extra = _fit_warnings(d, data_warnings)
+    if extra:  # a fit flagged here is not one to trust
+        d["warnings"] = list(d.get("warnings", [])) + extra
+        d["identified"] = False
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(d, indent=1))
@@ -76,6 +111,8 @@ def fit_cmd(
         print_json(d)
         return
     console.print(m.report(), highlight=False)
+    for w in extra:
+        warn(w)
     if out is not None:
         console.print(f"wrote {out}")
 
@@ -94,10 +131,9 @@ def predict_cmd(
                                             "its logged steps.")] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec, e.g. "
                                                  "'cosine+warmup(0.05)'.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-T", min=1,
-                                              help="Horizon T for --schedule.")] = None,
-    peak: Annotated[float | None, typer.Option("--peak", help="Peak LR for --schedule.")]
-    = None,
+    steps: Annotated[int | None, steps_option("Horizon T for --schedule.")] = None,
+    peak: Annotated[float | None, number_option("--peak", help="Peak LR for --schedule.",
+                                                minimum=0, strict=True)] = None,
     at: Annotated[str | None, typer.Option("--at", help="Steps to predict, e.g. "
                                            "1000,5000 (default: 20 spread over 1..T).")]
     = None,
@@ -192,6 +228,32 @@ def _split(protocol: str, runs: list[Any], fit_names: str | None, test_peak: flo
     abort(f"--protocol must be one of {', '.join(P.PROTOCOLS)}, got {protocol!r}")
 
 
+def _compare_split(sp: Any, names: list[str], kind: str | None, burn_in: int, quiet: bool,
+                   say: Any) -> list[dict[str, Any]]:
+    """Every model on one split; a degenerate split is an error row per model."""
+    from convexlaw.protocols import evaluate, make_model
+
+    error, data_warnings = _degenerate(list(sp.fit), kind, burn_in)
+    rows = []
+    for n in names:
+        say(f"{sp.label}: fitting {n}")
+        try:
+            if error:
+                raise ValueError(error)
+            r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
+        except (ValueError, RuntimeError) as err:
+            r = {"model": n, "split": sp.label, "error": str(err)}
+        r["model"] = n
+        if "error" not in r:
+            r["warnings"] = list(r.get("warnings", [])) + data_warnings
+            if data_warnings:
+                r["identified"] = False
+        rows.append(r)
+    for w in [] if quiet else data_warnings:
+        warn(w)
+    return rows
+
+
 def compare_cmd(
     runs: Annotated[list[str], typer.Argument(help="Run files or ids.")],
     models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")]
@@ -201,8 +263,9 @@ def compare_cmd(
     = "seq2seq",
     fit_names: Annotated[str | None, typer.Option("--fit", help="cross-schedule: names of "
                                                   "the runs to fit.")] = None,
-    test_peak: Annotated[float | None, typer.Option("--test-peak", help="cross-lr: the "
-                                                    "peak LR to hold out.")] = None,
+    test_peak: Annotated[float | None, number_option(
+        "--test-peak", help="cross-lr: the peak LR to hold out.", minimum=0, strict=True)
+    ] = None,
     kind: KindOpt = None,
     burn_in: BurnOpt = 0,
     plot: Annotated[Path | None, typer.Option("--plot", help="Figure of predicted vs "
@@ -213,7 +276,7 @@ def compare_cmd(
     """Side-by-side scores of several models on one protocol (R², MAE, RMSE, PredE, WorstE)."""
     from rich.table import Table
 
-    from convexlaw.protocols import evaluate, make_model
+    from convexlaw.protocols import make_model
 
     names = [x.strip() for x in models.split(",") if x.strip()]
     try:
@@ -227,14 +290,10 @@ def compare_cmd(
     except ValueError as err:
         abort(str(err))
     results = []
-    for sp in splits:
-        for n in names:
-            try:
-                r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
-            except (ValueError, RuntimeError) as err:
-                r = {"model": n, "split": sp.label, "error": str(err)}
-            r["model"] = n
-            results.append(r)
+    with working("comparing models", disable=as_json) as say:
+        for sp in splits:
+            results += _compare_split(sp, names, kind, burn_in, as_json, say)
+
     if plot is not None:
         _plot(results, plot)
     if as_json:

@@ -143,10 +143,10 @@ def plot_curves(plan: Plan, path: str | Path, measured: Any = None,
     if measured is not None:
         s, v = measured.curve(kind)
         ax.plot(s, v, color="k", lw=1.2, label=f"measured at η = {measured.peak_lr:.3g}")
-    source = "the law" if plan.loss_source == "law" else "the curve model"
+    source = "the law" if plan.loss_source.startswith("law") else "the curve model"
     if plan.curve is not None:
         end = plan.curve["final"]
-        note = ("its end is the prediction" if plan.loss_source == "curve" else
+        note = ("its end is the prediction" if plan.loss_source.startswith("curve") else
                 f"ends at {end:.4g}: not the prediction, the law predicts better here")
         ax.plot(plan.curve["steps"], plan.curve["loss"], color="tab:red", lw=2,
                 label=f"predicted curve ({plan.curve['model']}; {note})")

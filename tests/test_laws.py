@@ -308,8 +308,9 @@ def _table_text(rows=None):
     ("N,peak_lr,loss\n1,2,3\n", "missing column 'T'"),
     ("N,T,loss\n", "no data rows"),
     ("N,T,loss\n1e8,1000,3.1\n1e8,abc,3.0\n", "line 3, column 'T': 'abc' is not a number"),
-    ("N,T,loss\n1e8,1000,nan\n", "line 2, column 'loss': 'nan'; expected a finite number"),
-    ("N,T,loss\n1e8,1000,inf\n", "expected a finite number"),
+    ("N,T,loss\n1e8,1000,nan\n", "every row diverged"),
+    ("N,T,loss\n1e8,1000,inf\n", "every row diverged"),
+    ("N,T,loss\n1e8,nan,3.0\n", "line 2, column 'T': 'nan'; expected a finite number"),
     ("N,T,loss\n-5,1000,3.0\n", "line 2, column 'N': -5 must be > 0"),
     ("N,T,loss\n1e8,0,3.0\n", "column 'T': 0 must be > 0"),
     ("N,T,peak_lr,loss\n1e8,1000,-1e-3,3.0\n", "column 'peak_lr': -1e-3 must be > 0"),
@@ -373,8 +374,8 @@ def test_cli_fit_predict(tmp_path):
     summary = json.loads(r.output)
     assert summary["chosen"] == "literal" and out.exists()
     png = tmp_path / "fig.png"
-    r = runner.invoke(app, ["laws", "predict", str(out), "--N", "1e8", "--T", "64000",
-                            "--T", "2000", "--peak", "2e-3", "--json", "--plot", str(png)])
+    r = runner.invoke(app, ["laws", "predict", str(out), "--N", "1e8", "--steps", "64000",
+                            "-T", "2000", "--peak", "2e-3", "--json", "--plot", str(png)])
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     f = res["forecasts"][0]
@@ -382,7 +383,7 @@ def test_cli_fit_predict(tmp_path):
     assert f["loss_interval"][0] <= f["loss"] <= f["loss_interval"][1]
     assert any("×8 beyond" in w for w in f["warnings"])
     assert png.stat().st_size > 10_000
-    r = runner.invoke(app, ["laws", "predict", str(out), "--T", "64000"])
+    r = runner.invoke(app, ["laws", "predict", str(out), "--steps", "64000"])
     assert r.exit_code == 0 and "η*" in r.output and "×8 beyond" in " ".join(r.output.split())
 
 
@@ -393,5 +394,5 @@ def test_cli_errors(tmp_path):
     assert r.exit_code == 2
     assert "column 'loss': 'oops' is not a number" in " ".join(r.output.split())
     assert not (tmp_path / "l.json").exists()
-    r = runner.invoke(app, ["laws", "predict", str(tmp_path / "missing.json"), "--T", "1"])
+    r = runner.invoke(app, ["laws", "predict", str(tmp_path / "missing.json"), "-T", "1"])
     assert r.exit_code == 2 and "no such file" in " ".join(r.output.split())

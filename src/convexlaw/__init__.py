@@ -13,11 +13,17 @@ schedule into a predicted loss curve and an optimal peak learning rate.
 (see ``convexlaw.integrations``; loaded on first use).
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from convexlaw.bound import bound, bound_direct, bound_terms, optimal_peak
 from convexlaw.exam import ExamResult, exam
 from convexlaw.schedules import SpecError, schedule
 
-__version__ = "0.1.0"
+try:  # defined once, in pyproject.toml
+    __version__ = _version("convexlaw")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ExamResult",

@@ -194,6 +194,12 @@ def _final(run: Any) -> float:
     return float(run.curve("val")[1][-1])
 
 
+def _on_grid(peak: float, anchor: float, ratio: float) -> bool:
+    """Is ``peak`` one of anchor·ratio^k (as stored, 6 significant digits)?"""
+    k = round(math.log(peak / anchor) / math.log(ratio))
+    return math.isclose(peak, float(f"{anchor * ratio ** k:.6g}"), rel_tol=1e-9)
+
+
 def _by_peak(runs: list) -> list[tuple[float, float, float]]:
     """(peak, mean final loss over the seeds, max − min over the seeds), by peak; a peak
     at which any seed diverged counts as diverged (+inf)."""
@@ -318,7 +324,12 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     planned = planned_runs[0]
     by_peak = _by_peak(runs)
     table = [(p, v) for p, v, _ in by_peak]
-    eta_m, loss_m, bracketed = measured_optimum([p for p, _ in table], [v for _, v in table])
+    # the optimum from the evenly spaced grid: the planned peak, off the grid, can sit a
+    # hair from a grid point and make the parabola through neighbours ill-conditioned
+    on_grid = [(p, v) for p, v in table if _on_grid(p, anchor, cfg.ratio)] or table
+    eta_m, loss_m, bracketed = measured_optimum([p for p, _ in on_grid],
+                                                [v for _, v in on_grid])
+    loss_m = min(loss_m, min(v for _, v in table))
     _, loss_planned, spread = _by_peak(planned_runs)[0]
     ratio = plan.eta_star / eta_m
     rel = plan.loss_star / loss_planned - 1 if math.isfinite(loss_planned) else math.inf
@@ -410,6 +421,12 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=1) + "\n")
     console.print(f"summary: {out / 'summary.json'}; figures: "
                   + ", ".join(str(p) for p in figs.values()))
+    try:  # the whole study as one page (convexlaw.report)
+        from convexlaw.report import write_report
+
+        console.print(f"report: {write_report(store, out / 'report.html', plan=plan)['out']}")
+    except ValueError as err:  # plotly missing: the figures above are written all the same
+        console.print(f"  [yellow]no HTML report:[/] {err}")
     return summary
 
 

@@ -8,11 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import abort, print_json
+from convexlaw.cli.common import DbOpt, JsonOpt, abort, print_json, steps_option
 
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Run store file (default: $CONVEXLAW_DB or ./convexlaw.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Opt = typer.Option
 
 
@@ -81,8 +78,9 @@ def register(app: typer.Typer) -> None:
         optimizer: Annotated[str, Opt(help="sgd | adamw | muon | muon-nsgd")] = "sgd",
         schedule: Annotated[str, Opt(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")
                             ] = "cosine",
-        peak: Annotated[float, Opt(help="Peak learning rate.")] = 0.1,
-        steps: Annotated[int, Opt(help="Horizon T (optimizer updates).")] = 1000,
+        peak: Annotated[float, Opt(help="Peak learning rate (TrainConfig checks it).")] = 0.1,
+        steps: Annotated[int, steps_option("Horizon T (optimizer updates), e.g. 1000 or 1e3.")
+                         ] = 1000,
         dataset: Annotated[str | None, Opt(help="image | fashion-mnist | mnist-5k | digits "
                                            "(images); kjv | news | kjv-news (bytes).")] = None,
         data_path: Annotated[str | None, Opt(help="Directory of the Fashion-MNIST .gz files.")
@@ -105,9 +103,23 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
         force: Annotated[bool, Opt("--force", help="Train again even if already stored.")
                          ] = False,
+        diagnose: Annotated[bool, Opt("--diagnose", help="Measure convexity along the run "
+                                      "(see `convexlaw convexity`).")] = False,
+        diagnose_every: Annotated[int | None, Opt(help="Convexity checks every k updates "
+                                                  "(default T/20).")] = None,
+        hessian_every: Annotated[int, Opt(help="Hessian and per-sample readings at every "
+                                          "n-th check.")] = 10,
+        reference: Annotated[Path | None, Opt(help="Star-gap reference w*: a --save-final "
+                                              "file of a longer run (default: final iterate)."
+                                              )] = None,
+        save_final: Annotated[Path | None, Opt(help="Save the final parameters (for a later "
+                                               "--reference).")] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Train one run on bundled real data and store it (id = hash of its config)."""
+        from convexlaw.cli.convexity import diagnose_hook, report_diagnosis
+
+        hooks = diagnose_hook(diagnose, diagnose_every, hessian_every, reference, save_final)
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -131,7 +143,8 @@ def register(app: typer.Typer) -> None:
         except (ValueError, FileNotFoundError) as err:
             abort(str(err))
         store = RunStore(db)
-        if cfg.run_id() in store and not force:
+        if cfg.run_id() in store and not force and not (
+                hooks and "convexity" not in store.get(cfg.run_id()).tags):
             run = store.get(cfg.run_id())
             console.print(f"[yellow]already stored[/] as {run.id} in {store.path} "
                           "(--force to train again)")
@@ -144,11 +157,14 @@ def register(app: typer.Typer) -> None:
                 def on_eval(t: int, tr: float, va: float) -> None:
                     bar.update(task, completed=t, losses=f"train {tr:.4f} val {va:.4f}")
 
-                run = train(cfg, threads=threads, on_eval=on_eval)
+                run = train(cfg, threads=threads, on_eval=on_eval, hooks=hooks)
             store.put(run.validate())
         s = _summary(run)
         if as_json:
-            print_json({**s, "db": str(store.path)})
+            print_json({**s, "db": str(store.path)}
+                       | ({"convexity": run.tags["convexity"]["summary"]}
+                          if "convexity" in run.tags else {}))
+            report_diagnosis(run, None)
             return
         colour = "green" if run.status == "finished" else "red"
         console.print(f"[{colour}]{run.status}[/] {run.name}  id {run.id}  N = {run.N:,.0f}")
@@ -156,10 +172,12 @@ def register(app: typer.Typer) -> None:
                       f"best val {_fmt(s['best_val'])}  |  {s['steps_done']} steps in "
                       f"{_fmt(s['wall_time'], '.1f')} s ({_fmt(s['steps_per_s'], '.0f')} steps/s)"
                       f"  ->  {store.path}")
+        report_diagnosis(run, console)
 
     @app.command("sweep")
     def sweep_cmd(
-        file: Annotated[Path, typer.Argument(help="Sweep TOML: name, [base], [grid].")],
+        file: Annotated[Path, typer.Argument(help="Sweep TOML: name, \\[base], \\[grid] "
+                                             "(see examples/sweep-mlp.toml).")],
         backend: Annotated[str, Opt(help="local (process pool) | ray")] = "local",
         workers: Annotated[int, Opt(help="Worker processes (local) / CPUs of a local Ray.")] = 2,
         address: Annotated[str | None, Opt(help="Ray cluster address (ray backend).")] = None,

@@ -432,12 +432,15 @@ def figure(tr: dict, path: Path) -> None:
         if r.get("eta") is None:
             continue
         off = r["loss"] > top
-        a.plot(r["eta"], min(r["loss"], top), "^" if off else "D",
-               color=colors[i % len(colors)], ms=9, clip_on=False,
+        other_plan = r["key"].startswith("plan@")  # often our η: drawn as a ring around it
+        a.plot(r["eta"], min(r["loss"], top), "^" if off else "o" if other_plan else "D",
+               color=colors[i % len(colors)], ms=15 if other_plan else 9, clip_on=False,
+               mfc="none" if other_plan else None, mew=2 if other_plan else None,
                label=f"{r['method']}: η = {r['eta']:.3g}, regret {pct(r['mean'])}"
                      + (" (off the chart)" if off else ""))
+    low = min(fin + [r["loss"] for r in tr["rows"] if r.get("eta") is not None])
     a.set(xscale="log", xlabel="peak learning rate", ylabel="final held-out loss",
-          ylim=(min(fin) - 0.04 * (top - min(fin)), top),
+          ylim=(low - 0.04 * (top - low), top),
           title=f"{tr['name']}: target T = {tr['target_T']}, N = {tr['target_N']:,.0f}")
     a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labels collided
     a.set_xticks(peaks[::2], [f"{p:.3g}" for p in peaks[::2]])

@@ -10,14 +10,14 @@ schedule into a predicted loss curve and an optimal peak learning rate.
 >>> peak, best = convexlaw.optimal_peak("linear", 1000)
 """
 
+from convexlaw._version import __version__
 from convexlaw.bound import bound, bound_direct, bound_terms, optimal_peak
 from convexlaw.exam import ExamResult, exam
 from convexlaw.schedules import SpecError, schedule
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ExamResult",
+    "__version__",
     "SpecError",
     "bound",
     "bound_direct",

@@ -45,6 +45,8 @@ def _random_schedules(rng, T):
     yield "zero stretch", np.where((np.arange(T) > T // 3) & (np.arange(T) < T // 2), 0.0,
                                    rng.random(T))
     yield "step x1e-3", schedule("step(milestones=[0.4,0.7],factor=0.001)", T)
+    yield "jump x1e9", np.where(np.arange(T) < T // 2, 1e-9, 1.0) * (1 + rng.random(T))
+    yield "spikes", np.where(rng.random(T) < 0.05, 1e3, 1e-3) * rng.random(T)
 
 
 @pytest.mark.parametrize("T", [5, 40, 333, 4000])
@@ -71,6 +73,47 @@ def test_fast_path_large_random_sample():
     fast = bound(lrs)
     at = np.r_[rng.integers(2, T + 1, 20), T]
     np.testing.assert_allclose(fast[at - 1], bound_direct(lrs, at=at), rtol=1e-9)
+
+
+@pytest.mark.parametrize("T", [16 * 4096 - 1, 16 * 4096 + 17])
+def test_fast_path_across_leaf_blocks(T):
+    # sizes around one block of leaves (16 steps × 4096 leaves), partial last leaf
+    rng = np.random.default_rng(T)
+    for lrs in (rng.random(T), np.where(np.arange(T) < T // 3, 1e-9, 1.0)):
+        G = 0.5 + rng.random(T)
+        at = np.unique(np.r_[rng.integers(2, T + 1, 30), np.arange(T - 40, T + 1),
+                             np.arange(T // 3 - 20, T // 3 + 40)])
+        np.testing.assert_allclose(bound(lrs, G=G)[at - 1], bound_direct(lrs, G=G, at=at),
+                                   rtol=1e-9)
+
+
+def test_segments_give_the_same_sums():
+    # long runs are summed in segments (bounded memory); small segments here: a coarse
+    # tree over 25 segments, windows of two segments, and segments that do not separate
+    T = 100_000
+    rng = np.random.default_rng(3)
+    lrs = np.where((np.arange(T) // 4096) % 3 == 0, 1e-9, 1.0) * rng.random(T)
+    for w in (None, (lrs * (0.5 + rng.random(T))) ** 2):
+        seg = causal_sums(lrs, w, segment=4096)
+        at = np.unique(np.r_[rng.integers(2, T, 60), (4096 * np.arange(1, 24)[:, None]
+                                                      + np.arange(-2, 3)).ravel()])
+        ref = np.array([causal_sum_at(lrs, w, i) for i in at])
+        live = lrs[at] > 0
+        np.testing.assert_allclose(seg[at][live], ref[live], rtol=1e-10)
+        np.testing.assert_allclose(seg[lrs > 0], causal_sums(lrs, w)[lrs > 0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("T", [3, 4095, 4096, 4097, 32768, 32769, 32770, 70001])
+def test_one_step_sum_against_exact_sums(T):
+    # the one-step path (blocks of running sums, carried) against math.fsum of the terms
+    rng = np.random.default_rng(T)
+    eta = rng.random(T)
+    eta[rng.random(T) < 0.1] = 0.0
+    eta[-1] = 0.7
+    for w in (None, rng.random(T)):
+        gaps = np.cumsum(eta[T - 1 : 0 : -1])[::-1]  # P_T − P_j, j = 0 … T−2
+        terms = (eta**2 if w is None else w)[: T - 2] / gaps[: T - 2]
+        assert causal_sum_at(eta, w, T - 1) == pytest.approx(math.fsum(terms), rel=1e-13)
 
 
 def test_causal_sums_small_by_hand():
@@ -128,6 +171,10 @@ def test_zero_learning_rates():
     with pytest.warns(UserWarning, match="evaluated at step 4"):
         A, B, at = peak_split(lrs / 0.5)
     assert at == 4
+    # +∞ where η_t = 0 whatever D and G (not 0·∞)
+    for D, G in [(0.0, 1.0), (1.0, 0.0)]:
+        assert np.isinf(bound(lrs, D=D, G=G)[[0, 1, 4]]).all()
+        assert np.isinf(bound(lrs, D=D, G=G, at=[1, 5])).all()
 
 
 @pytest.mark.parametrize("lrs,message", [
@@ -157,3 +204,47 @@ def test_bad_other_inputs():
         optimal_peak("cosine")
     with pytest.raises(ValueError, match="unknown schedule"):
         optimal_peak("cosinus", 10)
+
+
+_THREADS_SCRIPT = """
+import hashlib, numpy as np
+from convexlaw import bound, bound_terms, schedule
+from convexlaw.exam import exam
+h = hashlib.sha256()
+for spec in ["cosine", "step(milestones=[0.5,0.75],factor=0.1)", "wsd(cooldown=0.2)"]:
+    r = exam(spec, horizons=[10**3, 10**4, 10**5, 4 * 10**5], workers=2)
+    h.update(r.scaled_bound.tobytes()); h.update(r.scaled_peak.tobytes())
+lrs = schedule("cosine+warmup(0.05)", 300_000, peak=3e-4)
+h.update(bound(lrs).tobytes())  # every step: the multipole path (BLAS products)
+h.update(bound_terms(lrs, grad_scale=np.linspace(1, 2, lrs.size), at=[7, 300_000])[1].tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_results_do_not_depend_on_the_number_of_blas_threads():
+    # exam --json used to differ in its last digits between 1 and 2 BLAS threads (ddot
+    # splits its sum by thread); every path that feeds the exam, the laws and the curve
+    # models must give the same bits with any number of threads
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
+               "MKL_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], env=env, check=True,
+                             capture_output=True, text=True)
+        digests.append(out.stdout.strip())
+    assert digests[0] == digests[1]
+
+
+def test_threads_of_the_leaf_passes_do_not_change_a_bit(monkeypatch):
+    import convexlaw.cauchy as cauchy
+
+    lrs = schedule("wsd(cooldown=0.3,shape=sqrt)+warmup(0.02)", 200_003)
+    out = []
+    for workers in (1, 2, 3):
+        monkeypatch.setattr(cauchy, "WORKERS", workers)
+        out.append(bound(lrs, G=np.linspace(2, 1, lrs.size)))
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])

@@ -11,7 +11,7 @@ import pytest
 
 from convexlaw import bound, schedule
 from convexlaw.curve import ConvexED, ConvexGT, ConvexModel, CurveModel, FitWarning
-from convexlaw.curve.terms import run_terms
+from convexlaw.curve.terms import ObsTerms, run_terms
 from convexlaw.metrics import curve_metrics, mae, r2, rmse, worst_rel_error
 from convexlaw.protocols import (
     cross_horizon,
@@ -86,10 +86,13 @@ def test_spline_of_Y_tracks_exact_bound_in_search_range():
     lrs = schedule("cosine(final=0.1)+warmup(200)", 4000, 3e-4)
     terms = run_terms(lrs)
     idx = np.arange(250, 4000, 37)
+    obs = ObsTerms(terms, idx)
     for a in (-0.9, -0.35, 0.2, 0.8):
         exact = terms.exact_Y(a)[idx]
-        np.testing.assert_allclose(terms.Y(a, idx), exact, rtol=3e-3)
-        np.testing.assert_array_equal(terms.Y(a, idx, exact=True), exact)
+        np.testing.assert_allclose(obs.Y(a), exact, rtol=3e-3)
+        # the kernel of the observed steps is exact; the fast bound's multipole tree is
+        # accurate to its truncation bound (~3e-10 worst case, 1e-12 typical)
+        np.testing.assert_allclose(obs.Y(a, exact=True), exact, rtol=1e-10, atol=0)
 
 
 # ---------------------------------------------------------------- parameter recovery

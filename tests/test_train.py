@@ -17,6 +17,7 @@ from convexlaw.runs import Run, RunStore  # noqa: E402
 from convexlaw.train import (  # noqa: E402
     Batches,
     Muon,
+    MuonNSGD,
     TrainConfig,
     build_model,
     heldout,
@@ -92,6 +93,62 @@ def test_batches_are_seeded_and_shifted_for_text():
     batches = Batches(ds, 100, seed=0)
     seen = torch.cat([batches.next()[1] for _ in range(15)])  # one epoch, no repeats
     assert len(seen) == 1500
+
+
+def test_kjv_news_is_an_iid_block_split_of_both_corpora():
+    ds = load_dataset("kjv-news")
+    kjv, news = load_dataset("kjv"), load_dataset("news")
+    total = len(kjv.train) + len(kjv.val) + len(news.train) + len(news.val) + 1
+    assert len(ds.train) + len(ds.val) == total
+    assert 0.099 < len(ds.val) / total < 0.101
+    val = bytes(ds.val.numpy())
+    # held-out blocks come from both corpora, from anywhere in them (not just the end)
+    assert b"LORD" in val and b"Trump" in val
+    assert b"Genesis" in bytes(ds.train[:4096].numpy()) or b"Genesis" in val[:4096]
+    blocks = ds.val[: len(ds.val) // 4096 * 4096].reshape(-1, 4096)
+    train = bytes(ds.train.numpy())
+    assert all(bytes(b[:64].numpy()) not in train for b in blocks[::50])
+
+
+def test_fresh_batches_never_repeat_a_window_within_an_epoch():
+    from convexlaw.train.data import TextData
+
+    text = torch.randint(0, 256, (16 * 100 + 1,), generator=torch.Generator().manual_seed(2),
+                         dtype=torch.uint8)  # random bytes: every window's content is unique
+    ds = TextData("random", train=text, val=text[:200])
+    b = Batches(ds, 7, seed=5, context=16, sampling="fresh")
+    assert b.size == len(b.windows) == 100
+    drawn = []
+    for _ in range(14):  # 98 of the 100 windows: one epoch, the partial batch dropped
+        x, y = b.next()
+        assert torch.equal(x[:, 1:], y[:, :-1])
+        drawn += [bytes(w) for w in torch.cat([x, y[:, -1:]], 1).to(torch.uint8).numpy()]
+    tiles = {bytes(text[16 * i:16 * i + 17].numpy()) for i in range(100)}
+    assert len(set(drawn)) == len(drawn) == 98 and set(drawn) <= tiles
+    assert b.epochs == pytest.approx(0.98)
+    b.next()  # a new epoch: a new permutation
+    assert b.epochs == pytest.approx(1.05)
+    # consecutive windows share exactly one byte, so every byte is a target once
+    assert b.windows[1, 0] == b.windows[0, -1]
+    r = Batches(ds, 7, seed=5, context=16, sampling="random")
+    assert len(r.windows) == len(text) - 16
+    with pytest.raises(ValueError, match="unknown sampling 'iid'"):
+        Batches(ds, 4, seed=0, sampling="iid")
+
+
+def test_fresh_run_reports_its_regime():
+    run = train(TrainConfig(model="gpt", size=16, dataset="kjv-news", optimizer="muon-nsgd",
+                            schedule="cosine", peak=0.05, steps=20, eval_every=10,
+                            eval_size=8))
+    assert run.tags["sampling"] == "fresh" and run.tags["fresh_data"] is True
+    ds = load_dataset("kjv-news")
+    assert run.tags["epochs"] == pytest.approx(20 * 16 / ((len(ds.train) - 1) // 64))
+    rnd = TrainConfig(model="gpt", size=16, dataset="kjv", sampling="random")
+    assert rnd.run_id() != TrainConfig(model="gpt", size=16, dataset="kjv").run_id()
+    with pytest.raises(ValueError, match="sampling 'random' does not fit model 'mlp'"):
+        TrainConfig(model="mlp", dataset="digits", sampling="random").normalised()
+    with pytest.raises(ValueError, match="unknown sampling 'iid'; expected one of fresh"):
+        TrainConfig(model="gpt", dataset="kjv", sampling="iid").normalised()
 
 
 # ---------------------------------------------------------------- models
@@ -184,6 +241,71 @@ def test_muon_splits_hidden_from_the_rest():
     assert impl == "convexlaw.Muon+adamw"  # conv kernels: our implementation flattens them
     opts, impl = build_optimizers("muon", model, 0.01)
     assert len(opts) == 2 and impl.endswith("+adamw")
+
+
+def _nesterov(grads, mu):
+    """The Nesterov momentum of the last gradient, written out: b_t = μ b + (1-μ) g_t."""
+    b = torch.zeros_like(grads[0])
+    for g in grads:
+        b = mu * b + (1 - mu) * g
+    return (1 - mu) * grads[-1] + mu * b
+
+
+def test_muon_nsgd_update_is_polar_factor_on_matrices_and_unit_step_elsewhere():
+    gen = torch.Generator().manual_seed(3)
+    w0 = {"wide": torch.randn(20, 50, generator=gen, dtype=torch.float64),
+          "tall": torch.randn(60, 12, generator=gen, dtype=torch.float64),
+          "conv": torch.randn(8, 3, 3, 3, generator=gen, dtype=torch.float64),
+          "bias": torch.randn(50, generator=gen, dtype=torch.float64)}
+    grads = {k: [torch.randn(v.shape, generator=gen, dtype=torch.float64) for _ in range(3)]
+             for k, v in w0.items()}
+    params = {k: torch.nn.Parameter(v.clone()) for k, v in w0.items()}
+    lr, mu = 0.03, 0.9
+    opt = MuonNSGD(params.values(), lr=lr, momentum=mu)
+    for i in range(3):
+        for k, p in params.items():
+            p.grad = grads[k][i].clone()
+        opt.step()
+        for k, p in params.items():
+            w0[k] = p.detach().clone() if i < 2 else w0[k]
+    for k, p in params.items():
+        step = (w0[k] - p.detach()) / lr  # the last update, per unit LR
+        m = _nesterov(grads[k], mu)
+        if k == "bias":
+            # normalised SGD: the step is the momentum direction, with norm exactly 1
+            assert step.norm().item() == pytest.approx(1.0, abs=1e-12)
+            assert torch.allclose(step, m / m.norm(), atol=1e-12)
+            continue
+        m2 = m.reshape(m.shape[0], -1)
+        u, s, vh = torch.linalg.svd(m2, full_matrices=False)
+        polar = u @ vh
+        scale = max(1.0, m2.shape[0] / m2.shape[1]) ** 0.5
+        got = step.reshape(m2.shape) / scale
+        # same singular vectors as the SVD's polar factor; singular values in the
+        # quintic Newton–Schulz band (Jordan: ~0.7 … 1.2) instead of exactly 1
+        sv_in_polar_basis = u.T @ got @ vh.T
+        off = sv_in_polar_basis - torch.diag(torch.diagonal(sv_in_polar_basis))
+        assert off.abs().max() < 1e-9
+        d = torch.diagonal(sv_in_polar_basis)
+        assert d.min() > 0.6 and d.max() < 1.25
+        cos = (got * polar).sum() / (got.norm() * polar.norm())
+        assert cos > 0.97
+        # and exactly the polar factor once Newton–Schulz is run to convergence
+        exact = newton_schulz(m2, steps=60, coefficients=(1.5, -0.5, 0.0))
+        assert torch.allclose(exact, polar, atol=1e-9)
+
+
+def test_muon_nsgd_is_one_optimizer_one_lr_for_every_parameter():
+    model = build_model("gpt", 32, depth=1)
+    opts, impl = build_optimizers("muon-nsgd", model, 0.05)
+    assert impl == "convexlaw.MuonNSGD" and len(opts) == 1
+    group = opts[0].param_groups[0]
+    assert group["lr"] == 0.05 and len(group["params"]) == len(list(model.parameters()))
+    run = train(TrainConfig(model="mlp", size=16, dataset="digits", optimizer="muon-nsgd",
+                            schedule="cosine", peak=0.05, steps=30, eval_every=15))
+    np.testing.assert_array_equal(run.lrs, convexlaw.schedule("cosine", 30, 0.05))
+    assert run.tags["optimizer_impl"] == "convexlaw.MuonNSGD"
+    assert run.curves["val"][1][-1] < 0.8 * run.tags["initial_val"]
 
 
 # ---------------------------------------------------------------- configs

@@ -8,6 +8,9 @@ schedule into a predicted loss curve and an optimal peak learning rate.
 >>> lrs = convexlaw.schedule("cosine+warmup(0.05)", 1000, peak=0.1)
 >>> omega = convexlaw.bound(lrs, D=1.0, G=1.0)
 >>> peak, best = convexlaw.optimal_peak("linear", 1000)
+
+``convexlaw.record(store, config)`` records a hand-written training loop into a run store
+(see ``convexlaw.integrations``; loaded on first use).
 """
 
 from convexlaw._version import __version__
@@ -24,5 +27,15 @@ __all__ = [
     "bound_terms",
     "exam",
     "optimal_peak",
+    "record",
     "schedule",
 ]
+
+
+def __getattr__(name: str):
+    # lazily: the record helper pulls in the run store, which the math core does not need
+    if name == "record":
+        from convexlaw.integrations import record
+
+        return record
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

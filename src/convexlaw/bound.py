@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convexlaw.cauchy import causal_sum_at, causal_sums
+from convexlaw.cauchy import causal_sums, suffix_sum
 
 __all__ = ["bound", "bound_direct", "bound_terms", "optimal_peak", "peak_split"]
 
@@ -49,6 +49,9 @@ def _check_lrs(lrs: ArrayLike) -> np.ndarray:
         raise ValueError(f"learning rates must be a 1-D sequence, got shape {a.shape}")
     if a.size == 0:
         raise ValueError("learning rates are empty: need at least one step")
+    lo, hi = a.min(), a.max()  # two fast reductions; NaN fails both comparisons
+    if lo >= 0 and 0 < hi < np.inf:
+        return a
     bad = np.flatnonzero(~np.isfinite(a))
     if bad.size:
         raise ValueError(f"learning rate at step {bad[0] + 1} is {float(a[bad[0]])}; "
@@ -57,25 +60,35 @@ def _check_lrs(lrs: ArrayLike) -> np.ndarray:
     if bad.size:
         raise ValueError(f"learning rate at step {bad[0] + 1} is {a[bad[0]]:g}; "
                          "expected >= 0")
-    if not a.any():
-        raise ValueError("all learning rates are zero: the bound is infinite at every step")
-    return a
+    raise ValueError("all learning rates are zero: the bound is infinite at every step")
 
 
-def _check_profile(g: ArrayLike | None, n: int, name: str) -> np.ndarray:
+def _check_profile(g: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
+    """Per-step scale g_t as an array of n values, or None for g ≡ 1."""
     if g is None:
-        return np.ones(n)
+        return None
     a = np.asarray(g, dtype=np.float64)
     if a.ndim == 0:
         a = np.full(n, float(a))
     if a.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have one value per step ({n}), "
                          f"got shape {a.shape}")
-    bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
-    if bad.size:
+    if not (a.min() >= 0 and a.max() < np.inf):
+        bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
         raise ValueError(f"{name} at step {bad[0] + 1} is {float(a[bad[0]])}; "
                          "expected finite >= 0")
     return a
+
+
+def _few_steps(at: ArrayLike | None, n: int) -> list[int] | None:
+    """``at`` as a list of at most _FEW valid 1-based steps, else None (then _check_at)."""
+    if isinstance(at, (list, tuple)) and 0 < len(at) <= _FEW and all(
+            type(x) is int and 1 <= x <= n for x in at):
+        return list(at)  # the common case, without numpy
+    if at is None:
+        return None
+    a = _check_at(at, n)
+    return a.tolist() if a.size <= _FEW else None
 
 
 def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
@@ -100,6 +113,83 @@ def _check_positive(value: float, name: str) -> float:
     return float(value)
 
 
+def last_positive(lrs: np.ndarray) -> int:
+    """1-based index of the last positive learning rate (lrs validated: one is positive)."""
+    if lrs[-1] > 0:
+        return lrs.size
+    return int(np.flatnonzero(lrs)[-1]) + 1
+
+
+# ---------------------------------------------------------------------------- the terms
+def _terms(eta: np.ndarray, g: np.ndarray | None,
+           steps: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """X and Y of validated inputs (g None: g ≡ 1) at 1-based ``steps`` or everywhere."""
+    w = None if g is None else (eta * g) ** 2
+    if steps is not None and steps.size <= _FEW:
+        # one reversed running sum per step (what the exam and the laws ask for)
+        X, Y = np.array([_terms_at(eta, w, t - 1) for t in steps.tolist()]).T
+        return X.copy(), Y.copy()
+    X = np.empty(eta.size)
+    Y = _every_step(eta, w, X)
+    if steps is not None:
+        X, Y = X[steps - 1], Y[steps - 1]
+    return X, Y
+
+
+_BLOCK = 1 << 16  # steps per block of the every-step epilogue
+
+
+def _every_step(eta: np.ndarray, w: np.ndarray | None, X: np.ndarray | None,
+                D2: float = 0.0, g2: float = 1.0) -> np.ndarray:
+    """Every step: Y (with X = 1/(2P) into ``X``), or Ω = D²X + G²Y when X is None.
+
+    After the causal sums, one pass in cached blocks (P carried from block to block
+    exactly as one cumulative sum would), writing over the sums: no other T-sized array.
+    """
+    out = causal_sums(eta, w)  # S, then Y or Ω in place
+    P = np.empty(min(_BLOCK, eta.size))
+    carry = 0.0
+    for a in range(0, eta.size, _BLOCK):
+        b = min(a + _BLOCK, eta.size)
+        e, p, o = eta[a:b], P[: b - a], out[a:b]
+        np.copyto(p, e)
+        p[0] += carry
+        np.cumsum(p, out=p)
+        carry = float(p[-1])
+        here = e * e if w is None else w[a:b]  # η_t²G_t², then + the step before
+        local = np.empty(b - a)
+        local[0] = here[0] + (0.0 if a == 0 else float(eta[a - 1]) ** 2 if w is None
+                              else float(w[a - 1]))
+        np.add(here[1:], here[:-1], out=local[1:])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local /= e
+            o += local
+            o *= 0.5
+            np.divide(0.5, p, out=p)
+            if X is None:
+                o *= g2
+                p *= D2
+                o += p
+            else:
+                X[a:b] = p
+        dead = e == 0
+        o[dead] = np.inf
+        if X is not None:
+            X[a:b][dead] = np.inf
+    return out
+
+
+def _terms_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, float]:
+    """X and Y at one 0-based step i, as Python floats."""
+    e = float(eta[i])
+    if e == 0:
+        return math.inf, math.inf
+    S, gaps = suffix_sum(eta, w, i) if i else (0.0, 0.0)  # gaps: P_i − P_0
+    here = e * e if w is None else float(w[i])
+    prev = 0.0 if i == 0 else (float(eta[i - 1]) ** 2 if w is None else float(w[i - 1]))
+    return 0.5 / (gaps + float(eta[0])), 0.5 * (here + prev) / e + 0.5 * S
+
+
 # ---------------------------------------------------------------------------- public API
 def bound_terms(lrs: ArrayLike, grad_scale: ArrayLike | None = None,
                 at: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +197,8 @@ def bound_terms(lrs: ArrayLike, grad_scale: ArrayLike | None = None,
 
     X_t = 1/(2P_t); Y_t is Ω_t − D²X_t at G = 1 with the per-step gradient profile
     ``grad_scale`` g_t (G_t = G·g_t; default 1). Both are +∞ where η_t = 0.
-    ``at``: 1-based steps to evaluate (default: every step 1…T).
+    ``at``: 1-based steps to evaluate (default: every step 1…T). A few steps cost one
+    reversed cumulative sum each; many, or all, one fast multipole pass.
 
     >>> X, Y = bound_terms([1.0, 1.0])
     >>> X.tolist(), Y.tolist()
@@ -115,23 +206,7 @@ def bound_terms(lrs: ArrayLike, grad_scale: ArrayLike | None = None,
     """
     eta = _check_lrs(lrs)
     n = eta.size
-    g = _check_profile(grad_scale, n, "grad_scale")
-    steps = _check_at(at, n)
-    w = (eta * g) ** 2
-    idx = np.arange(n) if steps is None else steps - 1
-    if steps is not None and steps.size <= _FEW:
-        s_part = np.array([causal_sum_at(eta, w, i) for i in idx])
-    else:
-        s_part = causal_sums(eta, w)[idx]
-    P = np.cumsum(eta)[idx]
-    prev = np.where(idx >= 1, w[np.maximum(idx - 1, 0)], 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        X = 0.5 / P
-        Y = 0.5 * (w[idx] + prev) / eta[idx] + 0.5 * s_part
-    dead = eta[idx] == 0
-    X[dead] = np.inf
-    Y[dead] = np.inf
-    return X, Y
+    return _terms(eta, _check_profile(grad_scale, n, "grad_scale"), _check_at(at, n))
 
 
 def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
@@ -145,13 +220,24 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
     """
     D = _check_positive(D, "D")
     eta = _check_lrs(lrs)
-    if np.ndim(G) == 0:
+    n = eta.size
+    if isinstance(G, (int, float, np.floating)) or np.ndim(G) == 0:
         scale, g2 = None, _check_positive(G, "G") ** 2
     else:
-        scale, g2 = _check_profile(G, eta.size, "G"), 1.0
-    X, Y = bound_terms(eta, scale, at)
-    with np.errstate(invalid="ignore"):
-        return D * D * X + g2 * Y
+        scale, g2 = _check_profile(G, n, "G"), 1.0
+    few = _few_steps(at, n)
+    if few is not None:  # a few steps: one reversed running sum each, in Python floats
+        w = None if scale is None else (eta * scale) ** 2
+        omega = []
+        for t in few:
+            x, y = _terms_at(eta, w, t - 1)
+            omega.append(D * D * x + g2 * y if x < math.inf else math.inf)
+        return np.array(omega)
+    steps = _check_at(at, n)
+    w = None if scale is None else (eta * scale) ** 2
+    with np.errstate(invalid="ignore"):  # 0·∞ at dead steps, set to +∞ after
+        omega = _every_step(eta, w, None, D * D, g2)
+    return omega if steps is None else omega[steps - 1]
 
 
 def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
@@ -167,7 +253,7 @@ def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
     g = _check_profile(None if np.ndim(G) == 0 else G, n, "G")
     g2 = _check_positive(G, "G") ** 2 if np.ndim(G) == 0 else 1.0
     steps = _check_at(at, n)
-    w = (eta * g) ** 2 * g2
+    w = (eta if g is None else eta * g) ** 2 * g2
     out = np.empty(n if steps is None else steps.size)
     for j, t in enumerate(np.arange(1, n + 1) if steps is None else steps):
         if eta[t - 1] == 0:
@@ -184,22 +270,26 @@ def bound_direct(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
 
 
 def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
-               at: int | None = None) -> tuple[float, float, int]:
+               at: int | None = None, *, check: bool = True) -> tuple[float, float, int]:
     """Constants of Ω = A/η_peak + B·η_peak for η = η_peak·shape, and the step used.
 
     A = D²/(2 Σ s) and B the gradient part at η_peak = 1, both at step ``at`` (default:
     the last step with a positive learning rate, with a warning if that is not T).
+    ``check=False`` skips validating ``shape`` (for arrays made by
+    ``convexlaw.schedules.shape``, already finite, ≥ 0 and not all 0).
     """
-    s = _check_lrs(shape)
+    s = _check_lrs(shape) if check else shape
     D, G = _check_positive(D, "D"), _check_positive(G, "G")
     if at is None:
-        at = int(np.flatnonzero(s > 0)[-1]) + 1
+        at = last_positive(s)
         if at < s.size:
             warnings.warn(f"the schedule's learning rate is 0 from step {at + 1} on; "
                           f"the bound is evaluated at step {at}, the last with a positive "
                           "learning rate", stacklevel=2)
-    X, Y = bound_terms(s, at=[at])
-    return float(D * D * X[0]), float(G * G * Y[0]), at
+    if not (type(at) is int and 1 <= at <= s.size):
+        at = int(_check_at(at, s.size)[0])
+    X, Y = _terms_at(s, None, at - 1)
+    return D * D * X, G * G * Y, at
 
 
 def optimal_peak(spec_or_shape: str | ArrayLike, steps: int | None = None, D: float = 1.0,

@@ -2,18 +2,21 @@
 
 ``P`` is the running sum of non-negative step sizes η, so the points are sorted. The sums
 are the only part of the last-iterate bound (``convexlaw.bound``) that is not a prefix sum;
-computed one by one they cost O(T²). Here a one-dimensional fast multipole method computes
-all of them in O(T·p²/L + T·L) at relative accuracy ~1e-12:
+computed one by one they cost O(T²). Here a one-dimensional fast multipole method (the tree
+in ``convexlaw.multipole``) computes all of them in O(T·(p + L)) at relative accuracy ~1e-12:
 
-* one binary tree over step indices serves sources and targets; a node's interval is the
-  range of P over its steps, so separation is judged in P, not in steps (a schedule whose
-  learning rate shrinks by orders of magnitude stays accurate);
-* a source node and a later target node interact through a multipole-to-local expansion
-  when (r_S + r_T) ≤ θ·(c_T − c_S) and they are at least one step apart; otherwise they
-  split, down to leaves of L steps that are summed directly;
-* differences of P are taken in double-double arithmetic (the rounding error of each running
-  sum is recovered exactly by TwoSum), so P_i − P_j keeps full relative precision even when
-  it is 10⁻¹² of P_i.
+* leaves of L = 16 steps, kept in column layout (one column per leaf) so that every
+  operation runs along long contiguous rows; a leaf is summed directly with itself and
+  with the leaf before it, everything farther through expansions of p = 22 terms;
+* inside and between neighbouring leaves every gap P_i − P_j is a sum of non-negative
+  partial sums of η (from a split point forwards and backwards), never a difference of
+  running totals, so a gap keeps full relative precision even when it is 10⁻¹² of P_i;
+* work is done in blocks of leaves that stay in cache, on up to ``WORKERS`` threads
+  (blocks write disjoint results: the output does not depend on the number of threads);
+* above 4·``SEGMENT`` steps the sums are taken segment by segment, so the working memory
+  is that of two segments whatever T (``_segmented``).
+
+``causal_sum_at`` is the one-target sum by a single reversed running sum.
 
 >>> import numpy as np
 >>> eta = np.array([1.0, 2.0, 1.0, 1.0])
@@ -23,224 +26,335 @@ all of them in O(T·p²/L + T·L) at relative accuracy ~1e-12:
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from convexlaw.multipole import Tree, downward, upward
+
 __all__ = ["causal_sum_at", "causal_sums"]
 
-LEAF = 16  # steps per leaf: pairs of leaves closer than θ allows are summed directly
-THETA = 0.5  # well separated: (r_S + r_T) ≤ θ·(c_T − c_S)
-ORDER = 34  # expansion terms; truncation ≤ θ^p·(1+θ)/(1−θ) ≈ 2e-10, typically far less
+LEAF = 16  # steps per leaf (a power of 2): a leaf and its predecessor are summed directly
+ORDER = 22  # expansion terms
+RHO = 0.35  # separation: r_S/(d − r_T) and r_T/(d − r_S) at most ρ (truncation ≲ ρ^p)
+LEAF_BLOCK = 4096  # leaves per block of leaf-level work (arrays of L × 4096 stay in cache)
+ONE_STEP_BLOCK = 1 << 15  # steps per block of the one-step sum
+SEGMENT = 1 << 22  # above 4 segments, steps per segment (bounded working memory)
+WORKERS = min(2, len(os.sched_getaffinity(0)))  # threads for the leaf-level passes
 _TINY = 1e-300
 
 
-def causal_sum_at(eta: np.ndarray, w: np.ndarray, i: int) -> float:
-    """S_i for one 0-based target i by one reversed cumulative sum and a dot product."""
-    if i < 2 or eta[i] == 0:
-        return 0.0
-    gaps = np.cumsum(eta[i:0:-1])[::-1]  # gaps[j] = P_i − P_j for j = 0..i−1
-    return float(np.dot(w[: i - 1], 1.0 / gaps[: i - 1]))
+def causal_sum_at(eta: np.ndarray, w: np.ndarray | None, i: int) -> float:
+    """S_i for one 0-based target i (w None: w = η²), by one reversed running sum.
 
-
-class _Prefix:
-    """Running sums P with their exact rounding errors: P_i − P_j to full precision."""
-
-    def __init__(self, eta: np.ndarray):
-        hi = np.cumsum(eta)
-        prev = np.concatenate([[0.0], hi[:-1]])
-        b = hi - prev  # TwoSum(prev, eta) = hi + err, exactly
-        err = (prev - (hi - b)) + (eta - b)
-        self.hi, self.lo = hi, np.cumsum(err)
-
-    def diff(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return (self.hi[i] - self.hi[j]) + (self.lo[i] - self.lo[j])
-
-
-@lru_cache(maxsize=4)
-def _binomials(p: int) -> np.ndarray:
-    """Pascal's triangle C[n, m] for n, m < 2p (exact in float64 up to n = 56)."""
-    C = np.zeros((2 * p, 2 * p))
-    C[:, 0] = 1.0
-    for n in range(1, 2 * p):
-        C[n, 1:] = C[n - 1, 1:] + C[n - 1, :-1]
-    return C
-
-
-def _taylor_shift(coef: np.ndarray, sigma: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Local expansion re-centred on a child: out[m] = Σ_n coef[n]·C(n, m)·σ^m·τ^(n−m).
-
-    ``coef`` is (p, K): the polynomial Σ_n c_n z^n becomes one in U with z = σU + τ
-    (Horner's Taylor shift by τ, then scaling by σ^m).
+    The gaps P_i − P_j are suffix sums of η (no difference of large totals), computed in
+    blocks that stay in cache, the running sum carried exactly from block to block; the
+    terms are added by numpy's pairwise summation, not BLAS, so the result does not
+    depend on the number of threads.
     """
-    c = coef.copy()
-    p = c.shape[0]
-    for i in range(p - 1):
-        for j in range(p - 2, i - 1, -1):
-            c[j] += tau * c[j + 1]
-    scale = np.ones_like(sigma)
-    for m in range(1, p):
-        scale = scale * sigma
-        c[m] *= scale
-    return c
+    return suffix_sum(eta, w, i)[0] if i >= 2 and eta[i] != 0 else 0.0
 
 
-def _moment_shift(mom: np.ndarray, sigma: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Moments of σV + τ from moments of V: out[n] = Σ_m C(n, m)·τ^(n−m)·σ^m·mom[m].
+def suffix_sum(eta: np.ndarray, w: np.ndarray | None, i: int) -> tuple[float, float]:
+    """(S_i, P_i − P_0) for a 0-based target i ≥ 1 with η_i > 0 (see ``causal_sum_at``)."""
+    src = eta if w is None else w
+    if i <= ONE_STEP_BLOCK // 8:  # short: one reversed running sum, fewest numpy calls
+        g = np.cumsum(eta[i:0:-1])  # g[m] = P_i − P_j, j = i − 1 − m
+        gap = float(g[-1])
+        if i < 2:
+            return 0.0, gap
+        s = src[i - 2 :: -1]
+        ratio = np.divide(s, g[1:], out=g[1:])
+        if w is None:  # Σ η_j·(η_j/(P_i − P_j)), one pass without BLAS
+            return float(np.einsum("i,i->", ratio, s)), gap
+        return float(ratio.sum()), gap
+    # long: blocks of sources j ∈ [a, b) from the right, each gap_j = Σ_{j<k≤b} η_k + gap_b
+    # by one running sum backwards over a forward copy (contiguous operands stay in cache)
+    buf = np.empty(ONE_STEP_BLOCK)
+    carry, total = 0.0, 0.0
+    for b in range(i, 0, -ONE_STEP_BLOCK):
+        a = max(b - ONE_STEP_BLOCK, 0)
+        g = buf[: b - a]
+        np.copyto(g, eta[a + 1 : b + 1])
+        g[-1] += carry
+        np.cumsum(g[::-1], out=g[::-1])  # g[j − a] = P_i − P_j
+        carry = float(g[0])
+        top = min(b, i - 1) - a  # j = i − 1 is not a source
+        if top <= 0:
+            continue
+        ratio = np.divide(src[a : a + top], g[:top], out=g[:top])
+        total += float(np.einsum("i,i->", ratio, eta[a : a + top]) if w is None
+                       else ratio.sum())
+    return total, carry
 
-    The transpose of ``_taylor_shift``; ``mom`` is (p, K).
+
+def causal_sums(eta: np.ndarray, w: np.ndarray | None = None, leaf: int = LEAF,
+                order: int = ORDER, rho: float = RHO, segment: int = SEGMENT) -> np.ndarray:
+    """S_i = Σ_{j ≤ i−2} w_j/(P_i − P_j) for every 0-based i (P = cumsum(eta), w ≥ 0;
+    w None: w = η²).
+
+    Up to 4·``segment`` steps in one tree (working memory ≈ 40 bytes a step); longer
+    sequences in segments of ``segment`` steps (a power-of-2 multiple of ``leaf``), so
+    that the working memory stays that of two segments whatever T (``_segmented``).
+    Targets with η_i = 0 get meaningless values (the bound is +∞ there; callers mask them).
     """
-    c = mom.copy()
-    p = c.shape[0]
-    scale = np.ones_like(sigma)
-    for m in range(1, p):
-        scale = scale * sigma
-        c[m] *= scale
-    for i in range(p - 2, -1, -1):
-        for j in range(i, p - 1):
-            c[j + 1] += tau * c[j]
-    return c
+    with _one_blas_thread():
+        if eta.size <= 4 * segment:
+            return _fmm(eta, w, leaf, order, rho)
+        return _segmented(eta, w, leaf, order, rho, segment)
 
 
-def _scatter_add(out: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
-    """out[idx[k]] += vals[k] for rows of a 2-D ``out``, repeated indices adding up."""
-    from scipy.sparse import csr_matrix
-
-    k = idx.size
-    gather = csr_matrix((np.ones(k), (idx, np.arange(k))), shape=(out.shape[0], k))
-    out += gather @ vals
+_BLAS: list = []
 
 
-def _powers(x: np.ndarray, p: int) -> np.ndarray:
-    """(K, p) array of x^0 … x^(p−1)."""
-    out = np.empty((x.size, p))
-    out[:, 0] = 1.0
-    np.cumprod(np.broadcast_to(x[:, None], (x.size, p - 1)), axis=1, out=out[:, 1:])
+def _one_blas_thread():
+    """One BLAS thread while the tree's small matrix products run (BLAS threads would
+    fight the leaf-pass threads and gain nothing on 22-row products); a no-op without
+    threadpoolctl. Products give the same bits with any number of threads (tested)."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except ImportError:
+            _BLAS.append(None)
+    if _BLAS[0] is None:
+        return contextlib.nullcontext()
+    return _BLAS[0].limit(limits=1, user_api="blas")
+
+
+def _summary(eta, w, L: int, p: int):
+    """Per-leaf totals, first steps, liveness and multipole moments (a pass over η)."""
+    nleaf = -(-eta.size // L)
+    total, first = np.empty(nleaf), np.empty(nleaf)
+    src, tgt = np.empty(nleaf, bool), np.empty(nleaf, bool)
+    moments = np.empty((p, nleaf))
+
+    def block(k0: int) -> None:
+        k1 = min(k0 + LEAF_BLOCK, nleaf)
+        b = _Leaves(eta, w, k0, k1, L, with_previous=False)
+        total[k0:k1], first[k0:k1] = b.total, b.E[0]
+        src[k0:k1], tgt[k0:k1] = b.W.any(axis=0), b.E.any(axis=0)
+        b.moments(p, moments[:, k0:k1])
+
+    _each(block, range(0, nleaf, LEAF_BLOCK))
+    return Tree(total, first, src, tgt), moments
+
+
+def _each(fn, items) -> None:
+    """fn on every item, on up to WORKERS threads (numpy releases the GIL in its loops);
+    the items write disjoint parts of the result, so threads do not change a bit."""
+    items = list(items)
+    if WORKERS <= 1 or len(items) < 2:
+        for it in items:
+            fn(it)
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
+def _fmm(eta, w, L: int, p: int, rho: float, far: np.ndarray | None = None,
+         from_leaf: int = 0) -> np.ndarray:
+    """The sums for steps from leaf ``from_leaf`` on, by one tree over all of ``eta``;
+    ``far``: local expansion of sources before ``eta`` on the root's second child."""
+    n = eta.size
+    if n < 3:
+        return np.zeros(n)
+    tree, moments = _summary(eta, w, L, p)
+    local, far_s, far_t = downward(tree, upward(tree, moments, p), p, rho,
+                                   None if far is None else (1, 1, far))
+    del moments
+    nleaf = tree.levels[-1].size
+    out = np.empty(n - from_leaf * L)
+    cut = np.searchsorted(far_t, np.arange(from_leaf, nleaf + LEAF_BLOCK, LEAF_BLOCK))
+
+    def block(i: int) -> None:
+        k0 = from_leaf + i * LEAF_BLOCK
+        k1 = min(k0 + LEAF_BLOCK, nleaf)
+        b = _Leaves(eta, w, k0, k1, L, with_previous=True)
+        vals = b.evaluate(local[:, k0:k1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b.near(vals)
+            pairs = slice(cut[i], cut[i + 1])
+            if far_t[pairs].size:
+                b.far_near(vals, eta, w, tree, far_s[pairs], far_t[pairs], k0)
+        full = min(k1, n // L) - k0  # leaves without padding
+        o = (k0 - from_leaf) * L
+        np.copyto(out[o : o + full * L].reshape(full, L), vals[:, :full].T)
+        if full < k1 - k0:
+            out[o + full * L :] = vals[: n - (k0 + full) * L, full]
+
+    _each(block, range(-(-(nleaf - from_leaf) // LEAF_BLOCK)))
     return out
 
 
-def causal_sums(eta: np.ndarray, w: np.ndarray, leaf: int = LEAF, order: int = ORDER,
-                theta: float = THETA) -> np.ndarray:
-    """S_i = Σ_{j ≤ i−2} w_j/(P_i − P_j) for every 0-based i (P = cumsum(eta), w ≥ 0).
+def _segmented(eta, w, L: int, p: int, rho: float, C: int) -> np.ndarray:
+    """The sums in segments of C steps, working memory O(C) instead of O(T).
 
-    Targets with η_i = 0 get meaningless values (the bound is +∞ there; callers mask them).
+    A coarse tree over the segments (their moments from one pass) gives each segment the
+    far field of every earlier segment it is separated from. Segment k itself is summed
+    by a tree over segments k−1 and k (its nearest sources; the far field enters on the
+    node of segment k), and the rare earlier segment that is not separated from it by a
+    tree over the two with one step in between standing for the steps between them.
     """
     n = eta.size
-    p, L = order, leaf
-    levels = max(0, math.ceil(math.log2(max(n / L, 1))))
-    nleaf = 2**levels
-    size = nleaf * L
-    eta_p = np.zeros(size)
-    eta_p[:n] = eta
-    w_p = np.zeros(size)
-    w_p[:n] = w
-    P = _Prefix(eta_p)
-
-    # per level: first and last step of each node, half-width, liveness
-    first, last, rho, src_alive, tgt_alive = [], [], [], [], []
-    for lev in range(levels + 1):
-        width = size >> lev
-        a = np.arange(0, size, width)
-        first.append(a)
-        last.append(a + width - 1)
-        rho.append(np.maximum(P.diff(a + width - 1, a) / 2, _TINY))
-        src_alive.append(w_p.reshape(-1, width).any(axis=1))
-        tgt_alive.append(eta_p.reshape(-1, width).any(axis=1))
-
-    def offset(lev: int, node: np.ndarray, other_lev: int, other: np.ndarray) -> np.ndarray:
-        """c(node) − c(other), centres being midpoints of the nodes' P ranges."""
-        return (P.diff(first[lev][node], first[other_lev][other])
-                + P.diff(last[lev][node], last[other_lev][other])) / 2
-
-    # multipole moments of the leaves, then upward
-    leaf_id = np.arange(size) // L
-    V = (P.diff(np.arange(size), first[levels][leaf_id])
-         - P.diff(last[levels][leaf_id], first[levels][leaf_id]) / 2) / rho[levels][leaf_id]
-    M: list[np.ndarray] = [np.empty(0)] * (levels + 1)
-    mom = np.empty((p, nleaf))
-    powv = w_p.copy()
-    for m in range(p):
-        mom[m] = powv.reshape(nleaf, L).sum(axis=1)
-        powv *= V
-    M[levels] = mom
-    for lev in range(levels - 1, -1, -1):
-        child = np.arange(2 ** (lev + 1))
-        par = child // 2
-        sig = rho[lev + 1] / rho[lev][par]
-        tau = offset(lev + 1, child, lev, par) / rho[lev][par]
-        shifted = _moment_shift(M[lev + 1], sig, tau)
-        M[lev] = shifted[:, 0::2] + shifted[:, 1::2]
-
-    # interactions, level by level; unseparated pairs descend to the children
-    e = np.arange(p)
-    Cab = _binomials(p)[np.add.outer(e, e), e[:, None]]  # Cab[a, b] = C(a+b, a)
-    local = [np.zeros((2**lev, p)) for lev in range(levels + 1)]
-    near_s, near_t = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    cs = ct = np.empty(0, np.int64)
-    for lev in range(1, levels + 1):
-        k = np.arange(2 ** (lev - 1))
-        s = np.concatenate([2 * k, 2 * cs, 2 * cs, 2 * cs + 1, 2 * cs + 1])
-        t = np.concatenate([2 * k + 1, 2 * ct, 2 * ct + 1, 2 * ct, 2 * ct + 1])
-        Mt = M[lev].T.copy()  # rows gather faster than columns
-        keep = src_alive[lev][s] & tgt_alive[lev][t]
-        s, t = s[keep], t[keep]
-        d = offset(lev, t, lev, s)
-        ok = (t - s >= 2) & (d > 0) & (rho[lev][s] + rho[lev][t] <= theta * d)
-        if ok.any():
-            sa, ta, da = s[ok], t[ok], d[ok]
-            alpha = _powers(rho[lev][sa] / da, p)
-            beta = _powers(-rho[lev][ta] / da, p)
-            contrib = ((Mt[sa] * alpha) @ Cab) * (beta / da[:, None])
-            _scatter_add(local[lev], ta, contrib)
-        cs, ct = s[~ok], t[~ok]
-        if lev == levels:
-            near_s, near_t = [cs], [ct]
-
-    for lev in range(1, levels):
-        child = np.arange(2 ** (lev + 1))
-        par = child // 2
-        sig = rho[lev + 1] / rho[lev][par]
-        tau = offset(lev + 1, child, lev, par) / rho[lev][par]
-        local[lev + 1] += _taylor_shift(local[lev][par].T, sig, tau).T
-
-    # evaluate the leaves' local expansions at their targets (Horner)
-    U = V.reshape(nleaf, L)  # targets and sources share positions
-    coef = local[levels]
-    out = np.repeat(coef[:, p - 1 : p], L, axis=1)
-    for m in range(p - 2, -1, -1):
-        out = out * U + coef[:, m : m + 1]
-    out = out.ravel()
-    out += _near_field(w_p, P, near_s[0], near_t[0], L)
-    return out[:n]
+    nseg = -(-n // C)
+    roots = [_segment_root(eta[k * C : (k + 1) * C], None if w is None else
+                           w[k * C : (k + 1) * C], L, p) for k in range(nseg)]
+    coarse = Tree(*(np.array([r[i] for r in roots]) for i in range(4)))
+    moments = np.stack([r[4] for r in roots], axis=1)
+    far, near_s, near_t = downward(coarse, upward(coarse, moments, p), p, rho)
+    out = np.empty(n)
+    for k in range(nseg):
+        lo, a, b = max(k - 1, 0) * C, k * C, min((k + 1) * C, n)
+        ww = None if w is None else w[lo:b]
+        out[a:b] = _fmm(eta[lo:b], ww, L, p, rho, far[:, k] if k else None,
+                        (a - lo) // L)
+    gaps = coarse.between(coarse.depth, near_s, near_t)
+    for j, k, gap in zip(near_s.tolist(), near_t.tolist(), gaps.tolist(), strict=True):
+        src, a, b = slice(j * C, (j + 1) * C), k * C, min((k + 1) * C, n)
+        ej = eta[src]
+        e = np.concatenate([ej, [gap], eta[a:b]])
+        ws = np.concatenate([ej * ej if w is None else w[src], np.zeros(1 + b - a)])
+        out[a:b] += _fmm(e, ws, L, p, rho)[ej.size + 1 :]
+    return out
 
 
-def _near_field(w: np.ndarray, P: _Prefix, s: np.ndarray, t: np.ndarray, L: int,
-                chunk: int = 8192) -> np.ndarray:
-    """Direct sums, j ≤ i − 2: each leaf with itself and the leaf pairs (s < t) listed."""
-    nleaf = w.size // L
-    out = np.zeros((nleaf, L))
-    W, Ph, Pl = w.reshape(nleaf, L), P.hi.reshape(nleaf, L), P.lo.reshape(nleaf, L)
-    ii, jj = np.indices((L, L))
-    source = (jj <= ii - 2).astype(np.float64)
+def _segment_root(eta, w, L: int, p: int):
+    """Total, first step, liveness and moments of one segment as a node of the coarse tree."""
+    tree, moments = _summary(eta, w, L, p)
+    root = tree.levels[0]
+    M = upward(tree, moments, p)[0][:, 0]
+    return root.total[0], root.first[0], root.src[0], root.tgt[0], M
 
-    def sums(tt: np.ndarray, ss: np.ndarray) -> np.ndarray:
-        dist = (Ph[tt][:, :, None] - Ph[ss][:, None, :]) + (Pl[tt][:, :, None] - Pl[ss][:, None, :])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = W[ss][:, None, :] / dist
-        return terms
 
-    for a in range(0, nleaf, chunk):
-        leaves = np.arange(a, min(a + chunk, nleaf))
-        terms = sums(leaves, leaves)
-        with np.errstate(invalid="ignore"):  # dead targets: inf·0, cleared below
-            terms *= source
-        terms[~np.isfinite(terms)] = 0.0
-        out[leaves] += terms.sum(axis=2)
-    for a in range(0, s.size, chunk):
-        ss, tt = s[a : a + chunk], t[a : a + chunk]
-        terms = sums(tt, ss)
-        terms[tt - ss == 1, 0, L - 1] = 0.0  # adjacent leaves: j = i − 1 is not a source
-        terms[~np.isfinite(terms)] = 0.0
-        _scatter_add(out, tt, terms.sum(axis=2))
-    return out.ravel()
+def _load(x: np.ndarray, k0: int, k1: int, L: int) -> np.ndarray:
+    """Steps of leaves k0 … k1−1 as an (L, k1 − k0) array (column = leaf), zero-padded."""
+    out = np.empty((L, k1 - k0))
+    if k0 < 0:  # a leaf before the first: no steps
+        out[:, :-k0] = 0.0
+        out = out[:, -k0:]
+        np.copyto(out, _load(x, 0, k1, L))
+        return out.base
+    a, b = k0 * L, min(k1 * L, x.size)
+    full = (b - a) // L
+    np.copyto(out[:, :full], x[a : a + full * L].reshape(full, L).T)
+    if full < k1 - k0:
+        out[:, full:] = 0.0
+        out[: b - a - full * L, full] = x[a + full * L : b]
+    return out
+
+
+class _Leaves:
+    """A block of leaves in column layout, with the sums inside each leaf.
+
+    F[a] = Σ_{1 ≤ c ≤ a} η_c (from the leaf's first step, exclusive) and the backward
+    sums B[b] = Σ_{b < c < L} η_c are sums of non-negative terms: every gap P_i − P_j
+    inside a leaf or between neighbouring leaves is a sum of such sums, never a
+    difference. With ``with_previous`` column 0 is the leaf before the block.
+    """
+
+    def __init__(self, eta, w, k0: int, k1: int, L: int, with_previous: bool):
+        self.L, self.off = L, int(with_previous)
+        a = k0 - self.off
+        self.E = E = _load(eta, a, k1, L)
+        self.W = E * E if w is None else _load(w, a, k1, L)
+        self.F = F = np.empty_like(E)
+        F[0] = 0.0
+        for r in range(1, L):
+            np.add(F[r - 1], E[r], out=F[r])
+        self.total = F[L - 1] + E[0] if not self.off else (F[L - 1] + E[0])[1:]
+
+    def positions(self) -> np.ndarray:
+        """Offsets from the leaf's centre over its radius, in [−1, 1]."""
+        span = self.F[self.L - 1]
+        return self.F * (2.0 / np.maximum(span, _TINY)) - 1.0
+
+    def moments(self, p: int, out: np.ndarray) -> None:
+        """out[n] = Σ_j w_j V_j^n over each leaf (the leaf's multipole moments)."""
+        V = self.positions()
+        np.sum(self.W, axis=0, out=out[0])
+        cur = self.W * V
+        np.sum(cur, axis=0, out=out[1])
+        for m in range(2, p):
+            cur *= V
+            np.sum(cur, axis=0, out=out[m])
+
+    def evaluate(self, coef: np.ndarray) -> np.ndarray:
+        """The leaves' local expansions at their steps (Horner)."""
+        V = self.positions()[:, self.off :]
+        p = coef.shape[0]
+        vals = V * coef[p - 1]
+        vals += coef[p - 2]
+        for m in range(p - 3, -1, -1):
+            vals *= V
+            vals += coef[m]
+        return vals
+
+    def near(self, vals: np.ndarray) -> None:
+        """Add the direct sums within each leaf and from the leaf before (j ≤ i − 2)."""
+        L, E, W, F = self.L, self.E, self.W, self.F
+        o = self.off
+        fwd = F[:, o:] + E[0, o:]  # Σ_{0 ≤ c ≤ a} η_c: P_i − P(end of previous leaf)
+        if o:  # sources in the previous leaf: P_i − P_j = fwd_i + back_j
+            back = self._backward(E[:, :-1])
+            g = np.empty_like(fwd)
+            for b in range(L):
+                np.add(fwd, back[b], out=g)
+                np.divide(W[b, :-1], g, out=g)
+                if b == L - 1:
+                    g[0] = 0.0  # j = i − 1 is not a source
+                vals += g
+        # inside the leaf: halves of halves, sources in the first half of each block
+        Et, Wt = E[:, o:], W[:, o:]
+        k = Et.shape[1]
+        h = L // 2
+        while h >= 2:
+            nb = L // (2 * h)
+            Eb = Et.reshape(nb, 2 * h, k)
+            x = np.empty((nb, h, k))
+            x[:, 0] = Eb[:, h]
+            for a in range(1, h):
+                np.add(x[:, a - 1], Eb[:, h + a], out=x[:, a])
+            y = np.empty((nb, h, k))
+            y[:, h - 1] = 0.0
+            for b in range(h - 2, -1, -1):
+                np.add(y[:, b + 1], Eb[:, b + 1], out=y[:, b])
+            Wb = Wt.reshape(nb, 2 * h, k)
+            acc = vals.reshape(nb, 2 * h, k)[:, h:]
+            g = np.empty_like(x)
+            for b in range(h):
+                np.add(x, y[:, b : b + 1], out=g)
+                np.divide(Wb[:, b : b + 1], g, out=g)
+                if b == h - 1:
+                    g[:, 0] = 0.0
+                acc += g
+            h //= 2
+
+    def _backward(self, E: np.ndarray) -> np.ndarray:
+        """B[b] = Σ_{b < c < L} E[c] per column."""
+        B = np.empty_like(E)
+        B[self.L - 1] = 0.0
+        for b in range(self.L - 2, -1, -1):
+            np.add(B[b + 1], E[b + 1], out=B[b])
+        return B
+
+    def far_near(self, vals, eta, w, tree: Tree, s: np.ndarray, t: np.ndarray,
+                 k0: int) -> None:
+        """Add direct sums for leaf pairs (s, t), t ≥ s + 2, that did not separate (t sorted;
+        the block starts at leaf k0)."""
+        L = self.L
+        cols = t - k0
+        Es = np.stack([_load(eta, int(j), int(j) + 1, L)[:, 0] for j in s], axis=1)
+        Ws = Es * Es if w is None else np.stack(
+            [_load(w, int(j), int(j) + 1, L)[:, 0] for j in s], axis=1)
+        back = self._backward(Es)
+        o = self.off
+        fwd = (self.F[:, o:] + self.E[0, o:])[:, cols]
+        gap = fwd[:, None, :] + (tree.between(tree.depth, s, t) + back)[None, :, :]
+        contrib = (Ws[None, :, :] / gap).sum(axis=1)
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+        vals[:, cols[starts]] += np.add.reduceat(contrib, starts, axis=1)

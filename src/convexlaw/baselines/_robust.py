@@ -1,19 +1,20 @@
 """Shared fitting for the peer laws: robust least squares on log-loss residuals.
 
-Each peer declares its parameters as (name, lower, upper, log-parametrised) and a
-vectorised ``_evaluate(params, d)``; ``L0``-like floors get the upper bound min(loss).
+Each peer declares its parameters (``convexlaw.fitting.Param``: name, bounds,
+log-parametrised) and a vectorised ``_evaluate(params, d)``; ``L0``-like floors get the
+upper bound min(loss). The fit is ``convexlaw.fitting.polish`` from the peer's starts.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from convexlaw.curve.base import CurveModel
 from convexlaw.curve.data import CurveData
-from convexlaw.curve.fitting import robust_fit
+from convexlaw.fitting import Param, Problem, polish
 
 __all__ = ["RobustModel"]
 
@@ -35,8 +36,8 @@ class RobustModel(CurveModel):
         self.f_scale = f_scale
 
     # subclasses -------------------------------------------------------------------------
-    def _spec(self) -> list[tuple[str, float, float, bool]]:
-        """(name, lower, upper, log) per parameter, in order; the floor's upper is set later."""
+    def _spec(self) -> list[Param]:
+        """The parameters, in order; the floor's upper bound is set to min(loss) at fit."""
         raise NotImplementedError
 
     def _starts(self, data: list[CurveData]) -> list[dict[str, float]]:
@@ -59,44 +60,25 @@ class RobustModel(CurveModel):
 
     def _fit_data(self, data: list[CurveData]) -> tuple[dict[str, float], dict[str, Any]]:
         y = np.concatenate([d.y for d in data])
-        logy = np.log(y)
-        spec = [(n, lo, (float(y.min()) if n == self.floor_param else hi), lg)
-                for n, lo, hi, lg in self._spec()]
-        names = [s[0] for s in spec]
-        is_log = np.array([s[3] for s in spec])
-        lower = np.array([math.log(s[1]) if s[3] else s[1] for s in spec])
-        upper = np.array([math.log(s[2]) if s[3] else s[2] for s in spec])
+        params = [dataclasses.replace(p, upper=float(y.min())) if p.name == self.floor_param
+                  else p for p in self._spec()]
 
-        def unpack(x: np.ndarray) -> dict[str, float]:
-            v = np.where(is_log, np.exp(np.clip(x, -700, 700)), x)
-            return dict(zip(names, v.tolist(), strict=True))
+        def predict(v: dict[str, float], idx: np.ndarray) -> np.ndarray:
+            return np.concatenate([self._evaluate(v, d) for d in data])
 
-        def residuals(x: np.ndarray) -> np.ndarray:
-            p = unpack(x)
-            pred = np.concatenate([self._evaluate(p, d) for d in data])
-            # a loss-drop term can push the prediction through zero: keep log finite
-            return np.log(np.maximum(pred, 1e-3 * y)) - logy
-
-        jac = None
+        gradient = None
         if type(self)._gradient is not RobustModel._gradient:
-            def jac(x: np.ndarray) -> np.ndarray:
-                p = unpack(x)
-                pred = np.concatenate([self._evaluate(p, d) for d in data])
-                grad = np.vstack([self._gradient(p, d) for d in data])  # d pred / d value
-                vals = np.array([p[n] for n in names])
-                grad = grad * np.where(is_log, vals, 1.0)[None, :]
-                return grad / np.maximum(pred, 1e-3 * y)[:, None]
+            def gradient(v: dict[str, float], idx: np.ndarray) -> np.ndarray:
+                return np.vstack([self._gradient(v, d) for d in data])  # d pred / d value
 
-        starts = []
-        for s in self._starts(data):
-            x0 = np.array([math.log(max(s[n], 1e-300)) if lg else s[n]
-                           for n, lg in zip(names, is_log, strict=True)])
-            starts.append(x0)
-        x, _ = robust_fit(residuals, starts, lower, upper, f_scale=self.f_scale,
-                          loss=self.loss, jac=jac)
-        params = unpack(x)
-        bounds = {s[0]: (s[1], s[2]) for s in spec}
-        return params, bounds
+        # a loss-drop term can push the prediction through zero: log ŷ is taken at
+        # max(ŷ, 1e-3·y)
+        problem = Problem(params, predict, y, gradient=gradient, floor=1e-3)
+        starts = [problem.z(s) for s in self._starts(data)]
+        z, _, _ = polish(problem, starts, np.arange(y.size), loss=self.loss,
+                         delta=self.f_scale, max_nfev=2000, tol=1e-10, margin=1e-6,
+                         xtol=1e-8)
+        return problem.values(z), {p.name: (p.lower, p.upper) for p in params}
 
     def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
         return self._evaluate(params, d)

@@ -27,7 +27,7 @@ import numpy as np
 
 from convexlaw.baselines._robust import RobustModel, decay_changes, lr_area
 from convexlaw.curve.data import CurveData
-from convexlaw.curve.fitting import solve_linear
+from convexlaw.fitting import Param, solve_linear
 
 __all__ = ["MultiPowerLaw", "drop_blocks"]
 
@@ -77,10 +77,10 @@ class MultiPowerLaw(RobustModel):
         self.max_blocks = max_blocks
 
     def _spec(self):
-        return [("L0", 0.0, np.inf, False), ("A", 1e-12, 1e12, True),
-                ("alpha", 1e-3, 5.0, False), ("B", 1e-9, 1e15, True),
-                ("C", 1e-12, 1e15, True), ("beta", 1e-3, 10.0, False),
-                ("gamma", 0.0, 2.0, False)]
+        return [Param("L0", 0.0, np.inf), Param("A", 1e-12, 1e12, log=True),
+                Param("alpha", 1e-3, 5.0), Param("B", 1e-9, 1e15, log=True),
+                Param("C", 1e-12, 1e15, log=True), Param("beta", 1e-3, 10.0),
+                Param("gamma", 0.0, 2.0)]
 
     def _blocks(self, d: CurveData):
         key = ("mpl_blocks", self.max_blocks)
@@ -106,7 +106,7 @@ class MultiPowerLaw(RobustModel):
                 pa = lr_area(d) ** (-alpha)
                 ld = self._evaluate({**p, "A": 0.0, "B": -1.0}, d)  # = +LD at B = 1
                 cols.append(np.column_stack([np.ones(pa.size), pa, -ld]))
-            beta_lin, rss = solve_linear(np.vstack(cols), y, upper)
+            beta_lin, rss = solve_linear(np.vstack(cols), y, 0.0, [upper, np.inf, np.inf])
             L0 = min(max(beta_lin[0], 1e-3 * upper), upper * (1 - 1e-9))
             trials.append((rss, {**p, "L0": L0, "A": max(beta_lin[1], 1e-9),
                                  "B": max(beta_lin[2], 1e-6 / peak)}))

@@ -15,6 +15,7 @@ import numpy as np
 
 from convexlaw.baselines._robust import RobustModel, lr_area
 from convexlaw.curve.data import CurveData
+from convexlaw.fitting import Param
 
 __all__ = ["PowerLaw", "powerlaw_starts"]
 
@@ -40,8 +41,8 @@ class PowerLaw(RobustModel):
     name = "powerlaw"
 
     def _spec(self):
-        return [("L0", 0.0, np.inf, False), ("A", 1e-12, 1e12, True),
-                ("alpha", 1e-3, 5.0, False)]
+        return [Param("L0", 0.0, np.inf), Param("A", 1e-12, 1e12, log=True),
+                Param("alpha", 1e-3, 5.0)]
 
     def _starts(self, data):
         return powerlaw_starts(data)

@@ -17,16 +17,18 @@ The momentum recursion is a linear filter: evaluated with ``scipy.signal.lfilter
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 from convexlaw.baselines._robust import RobustModel, decay_changes, lr_area
 from convexlaw.baselines.powerlaw import powerlaw_starts
+from convexlaw.fitting import Param
 
 __all__ = ["TissueLaw", "annealing_area"]
 
 
 def annealing_area(lrs: np.ndarray, steps: np.ndarray, lam: float) -> np.ndarray:
     """S2 at 1-based ``steps``: cumulative sum of the momentum of LR drops after the peak."""
+    from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
+
     delta = np.zeros(lrs.size)
     k, dk = decay_changes(lrs)
     delta[k] = dk
@@ -51,8 +53,8 @@ class TissueLaw(RobustModel):
             raise ValueError(f"lam (momentum λ) must be in [0, 1), got {self.lam!r}")
 
     def _spec(self):
-        return [("L0", 0.0, np.inf, False), ("A", 1e-12, 1e12, True),
-                ("alpha", 1e-3, 5.0, False), ("C", 1e-9, 1e12, True)]
+        return [Param("L0", 0.0, np.inf), Param("A", 1e-12, 1e12, log=True),
+                Param("alpha", 1e-3, 5.0), Param("C", 1e-9, 1e12, log=True)]
 
     def _s2(self, d):
         key = ("S2", self.lam)

@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-MODULES = ("core", "runs", "fit", "train", "laws", "plan")
+MODULES = ("core", "runs", "fit", "train", "laws", "plan", "schedule")
 
 for _name in MODULES:
     try:

@@ -95,9 +95,9 @@ def demo_cmd(
 ) -> None:
     """The end-to-end demo: pilots, laws, a plan 80× longer, that run for real, the verdict.
 
-    A pilot sweep on Fashion-MNIST, the fits, a plan for a run 80× longer than the shortest
-    pilot, that run (and a peak sweep around it) for real, and the verdict: predicted vs
-    measured optimal LR and final loss.
+    A pilot sweep on Fashion-MNIST in the fresh-data regime (no image seen twice), the
+    fits, a plan for a run 80× longer than the shortest pilot, that run (and a peak sweep
+    around it) for real, and the verdict: predicted vs measured optimal LR and final loss.
     """
     from dataclasses import replace
 

@@ -78,19 +78,21 @@ def register(app: typer.Typer) -> None:
     def train_cmd(
         model: Annotated[str, Opt(help="mlp | cnn | gpt")] = "mlp",
         size: Annotated[int, Opt(help="The size knob: MLP/GPT width, CNN channels.")] = 256,
-        optimizer: Annotated[str, Opt(help="sgd | adamw | muon")] = "sgd",
+        optimizer: Annotated[str, Opt(help="sgd | adamw | muon | muon-nsgd")] = "sgd",
         schedule: Annotated[str, Opt(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")
                             ] = "cosine",
         peak: Annotated[float, Opt(help="Peak learning rate.")] = 0.1,
         steps: Annotated[int, Opt(help="Horizon T (optimizer updates).")] = 1000,
         dataset: Annotated[str | None, Opt(help="image | fashion-mnist | mnist-5k | digits "
-                                           "(images); kjv | news (bytes).")] = None,
+                                           "(images); kjv | news | kjv-news (bytes).")] = None,
         data_path: Annotated[str | None, Opt(help="Directory of the Fashion-MNIST .gz files.")
                              ] = None,
         seed: Annotated[int, Opt()] = 0,
         depth: Annotated[int | None, Opt(help="Hidden layers / blocks (model default).")] = None,
         batch_size: Annotated[int | None, Opt(help="Default 128 (images), 16 (bytes).")] = None,
         context: Annotated[int, Opt(help="GPT context in bytes.")] = 64,
+        sampling: Annotated[str | None, Opt(help="Bytes: fresh (no target byte twice "
+                                            "within an epoch; default) | random.")] = None,
         eval_every: Annotated[int | None, Opt(help="Held-out loss every k updates (T/50).")
                               ] = None,
         eval_size: Annotated[int | None, Opt(help="Held-out images (1000) / windows (64).")
@@ -123,7 +125,7 @@ def register(app: typer.Typer) -> None:
                           peak=peak, steps=steps, seed=seed, dataset=dataset, depth=depth,
                           batch_size=batch_size, context=context, eval_every=eval_every,
                           eval_size=eval_size, momentum=momentum, weight_decay=weight_decay,
-                          clip=clip, data_path=data_path)
+                          clip=clip, data_path=data_path, sampling=sampling)
         try:
             cfg = cfg.normalised()
         except (ValueError, FileNotFoundError) as err:

@@ -33,6 +33,7 @@ from convexlaw.curve.data import (
     check_steps,
     constant_windows,
 )
+from convexlaw.fitting import param_lines, standard_errors
 from convexlaw.metrics import r2
 
 __all__ = ["CurveModel", "FitWarning", "registry"]
@@ -180,7 +181,8 @@ class CurveModel:
         return (np.isfinite(lo) and v - lo <= tol) or (np.isfinite(hi) and hi - v <= tol)
 
     def _uncertainty(self, data: list[CurveData]) -> None:
-        """Standard errors s²(JᵀJ)⁻¹ from central differences of the relative residuals.
+        """Standard errors s²(JᵀJ)⁻¹ from central differences of the relative residuals
+        (``convexlaw.fitting.standard_errors``).
 
         Parameters at a bound are held fixed (stderr nan). A near-singular Jacobian (its
         column-normalised condition number above 1e6, or a parameter with no effect) means
@@ -188,55 +190,30 @@ class CurveModel:
         """
         self.warnings_ = list(getattr(self, "_extra_warnings", []))
         names = list(self.params_)
-        free = [k for k in names if not self._at_bound(k)]
         y = np.concatenate([d.y for d in data])
-        base = self.params_
 
-        def resid(p: dict[str, float]) -> np.ndarray:
+        def resid(x: np.ndarray) -> np.ndarray:
+            p = dict(zip(names, x.tolist(), strict=True))
             return np.concatenate([self._predict_data(p, d) for d in data]) / y - 1.0
 
-        r0 = resid(base)
-        cols = []
-        for k in free:
-            v = base[k]
-            h = 1e-4 * max(abs(v), 0.05)
-            lo, hi = self.bounds_[k]
-            hp, hm = min(h, (hi - v) if np.isfinite(hi) else h), min(h, (v - lo))
-            hp, hm = max(hp, 0.0), max(hm, 0.0)
-            if hp + hm == 0:
-                cols.append(np.zeros_like(r0))
-                continue
-            pp, pm = dict(base), dict(base)
-            pp[k] = v + hp
-            pm[k] = v - hm
-            cols.append((resid(pp) - resid(pm)) / (hp + hm))
-        self.stderr_ = {k: float("nan") for k in names}
+        x = np.array([self.params_[k] for k in names])
+        lo = np.array([self.bounds_[k][0] for k in names])
+        hi = np.array([self.bounds_[k][1] for k in names])
+        held = [i for i, k in enumerate(names) if self._at_bound(k)]
+        se = standard_errors(resid, x, lo, hi, rel_step=1e-4, min_step=0.05, hold=held)
+        self.stderr_ = {k: float(v) for k, v in zip(names, se.stderr, strict=True)}
         self.identified_ = True
-        n, kf = r0.size, len(free)
-        if kf:
-            J = np.column_stack(cols)
-            dof = max(n - kf, 1)
-            s2 = float(r0 @ r0) / dof
-            norms = np.linalg.norm(J, axis=0)
-            dead = [free[i] for i in np.flatnonzero(norms == 0)]
-            Jn = J / np.where(norms > 0, norms, 1.0)
-            sv = np.linalg.svd(Jn, compute_uv=False)
-            cond = sv[0] / sv[-1] if sv[-1] > 0 else math.inf
-            cov = np.linalg.pinv(J.T @ J) * s2
-            rel = {}
-            for i, k in enumerate(free):
-                self.stderr_[k] = float(math.sqrt(max(cov[i, i], 0.0)))
-                rel[k] = self.stderr_[k] / max(abs(base[k]), 1e-12)
-            if dead or cond > 1e6:
+        free = [k for i, k in enumerate(names) if i not in held]
+        if free:
+            if se.dead or se.cond > 1e6:
                 self.identified_ = False
-                _, _, vt = np.linalg.svd(Jn)
-                weak = [free[i] for i in np.argsort(-np.abs(vt[-1]))[:2]]
-                which = dead or weak
+                which = [names[i] for i in (se.dead or se.weak)]
                 self.warnings_.append(
                     f"not identified: the Jacobian is near-singular (condition number "
-                    f"{cond:.2g}); the data do not pin down {', '.join(which)}")
+                    f"{se.cond:.2g}); the data do not pin down {', '.join(which)}")
             else:
-                poor = [k for k in free if rel[k] > 1.0]
+                poor = [k for k in free
+                        if self.stderr_[k] / max(abs(self.params_[k]), 1e-12) > 1.0]
                 if poor:
                     self.warnings_.append(
                         "poorly determined (relative stderr > 100 %): " + ", ".join(poor))
@@ -257,13 +234,8 @@ class CurveModel:
                          f"R² = {info['r2']:.5f}, mean rel. error = "
                          f"{100 * info['mean_rel_error']:.3f} %, {info['seconds']:.2f} s")
         lines.append("[[Parameters]]")
-        for k, v in self.params_.items():
-            se = self.stderr_.get(k, float("nan"))
-            lo, hi = self.bounds_[k]
-            flag = "  (at bound)" if self._at_bound(k) else ""
-            pct = f" ({100 * se / abs(v):.1f} %)" if np.isfinite(se) and v != 0 else ""
-            lines.append(f"    {k:<8s} = {v: .6g} +/- {se:.3g}{pct}  bounds [{lo:g}, {hi:g}]"
-                         f"{flag}")
+        lines += param_lines(self.params_, self.stderr_, self.bounds_,
+                             [k for k in self.params_ if self._at_bound(k)])
         for w in self.warnings_:
             lines.append(f"[[Warning]] {w}")
         return "\n".join(lines)

@@ -6,8 +6,8 @@ All share  L̂_t = L∞ + s_D·D²·X_t^(c) + s_G·G²·Y_t(a)  with
     Y_t(a)  = G-part of Ω_t at G = 1 with G_t = G·(t/t_ref)^a   (a = 0: constant G)
     s_D, s_G = (η_peak/η_ref)^γ_D, (η_peak/η_ref)^γ_G           (across peak LRs)
 and P_t = η_1 + … + η_t. The model is linear in (L∞, D², G²): fitted by variable
-projection (``fitting.search_shape`` over the exponents, exact bounded least squares for
-the rest). Variants (names as in REFERENCE-RESULTS.md):
+projection (``convexlaw.fitting.search`` over the exponents, exact bounded least squares
+for the rest, ``convexlaw.fitting.solve_linear``). Variants (names as in REFERENCE-RESULTS.md):
 
     convex        ConvexModel()                       V0   L∞, D², G²            k = 3
     convex-gt     ConvexGT()                          V1   + a                   k = 4
@@ -28,28 +28,30 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from convexlaw.curve.base import CurveModel
 from convexlaw.curve.data import CurveData
-from convexlaw.curve.fitting import search_shape, solve_linear
-from convexlaw.curve.terms import A_BOUNDS, K_BOUNDS, eval_index, run_terms
+from convexlaw.curve.terms import A_BOUNDS, K_BOUNDS, ObsTerms, eval_index, run_terms
+from convexlaw.fitting import Param, search, solve_linear
 
 __all__ = ["BoundModel", "ConvexED", "ConvexGT", "ConvexModel"]
 
-_GRID_C = np.array([-0.25, 0.0, 0.2, 0.4, 0.55, 0.7, 0.85])
-_GRID_A = np.array([-0.75, -0.4, -0.15, 0.0, 0.15, 0.4, 0.75])
-_GRID_G = np.array([-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0])
-_SHAPE = {  # name -> (bounds, grid)
-    "c": ((-0.5, 0.95), _GRID_C),
-    "a": (A_BOUNDS, _GRID_A),
-    "gamma": ((-2.0, 2.0), _GRID_G),
-    "beta": ((-2.0, 2.0), _GRID_G),
-    "gamma_D": ((-2.0, 2.0), _GRID_G),
-    "gamma_G": ((-2.0, 2.0), _GRID_G),
-    "kappa": (K_BOUNDS, np.array([1.0, 3.0, 10.0, 30.0])),
-    "p": ((0.0, 2.0), np.array([0.25, 0.75, 1.25, 1.75])),
-}
+_GRID_C = (-0.25, 0.0, 0.2, 0.4, 0.55, 0.7, 0.85)
+_GRID_A = (-0.75, -0.4, -0.15, 0.0, 0.15, 0.4, 0.75)
+_GRID_G = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
+_SHAPE = {p.name: p for p in (  # the exponents, searched on their grids
+    Param("c", -0.5, 0.95, grid=_GRID_C),
+    Param("a", *A_BOUNDS, grid=_GRID_A),
+    Param("gamma", -2.0, 2.0, grid=_GRID_G),
+    Param("beta", -2.0, 2.0, grid=_GRID_G),
+    Param("gamma_D", -2.0, 2.0, grid=_GRID_G),
+    Param("gamma_G", -2.0, 2.0, grid=_GRID_G),
+    Param("kappa", *K_BOUNDS, grid=(1.0, 3.0, 10.0, 30.0)),
+    Param("p", 0.0, 2.0, grid=(0.25, 0.75, 1.25, 1.75)),
+)}
 _GRADS = ("constant", "power", "three-term")
 _PEAKS = (None, "bound", "grad", "split")
 
@@ -98,21 +100,35 @@ class BoundModel(CurveModel):
         return int(self.burn_in) if getattr(self, "restart", False) else 0
 
     # -- design matrix -------------------------------------------------------------------
-    def _columns(self, shape: dict[str, float], d: CurveData, exact: bool) -> np.ndarray:
+    def _terms(self, d: CurveData) -> tuple[np.ndarray, Any, np.ndarray, ObsTerms | None]:
+        """(observed steps kept, run terms, 0-based evaluation index, kernel terms): cached
+        on the run's data; the kernel terms only while fitting (``d.cache["fit"]``)."""
         t0 = self._offset()
-        keep = d.steps > t0
-        steps = d.steps[keep] - t0
-        terms = run_terms(d.lrs[t0:], getattr(self, "t_ref", 1000.0), t0)
-        idx = eval_index(terms.lrs, steps)
+        key = ("terms", t0, getattr(self, "t_ref", 1000.0))
+        if key not in d.cache:
+            keep = d.steps > t0
+            terms = run_terms(d.lrs[t0:], getattr(self, "t_ref", 1000.0), t0)
+            idx = eval_index(terms.lrs, d.steps[keep] - t0)
+            obs = ObsTerms(terms, idx) if d.cache.get("fit") else None
+            d.cache[key] = (keep, terms, idx, obs)
+        return d.cache[key]
+
+    def _columns(self, shape: dict[str, float], d: CurveData, exact: bool) -> np.ndarray:
+        keep, terms, idx, obs = self._terms(d)
+
+        def Y(a: float, family: str = "power") -> np.ndarray:
+            if obs is not None:
+                return obs.Y(a, exact=exact, family=family)
+            return terms.Y_at(a, idx, family)
+
         X = terms.X(idx, shape.get("c", 0.0))
         if self._grad() == "three-term":
             # G_t² = G2_exp·e^(−κ t/T) + G2_pow·(t/T)^p + G2_const: Y is linear in G_t²
             p = shape["p"]
-            Ys = [terms.Y(shape["kappa"], idx, exact=exact, family="exp"),
-                  terms.Y(p / 2.0, idx, exact=exact) * (terms.t_ref / terms.T_end) ** p,
-                  terms.Y(0.0, idx, exact=exact)]
+            Ys = [Y(shape["kappa"], "exp"), Y(p / 2.0) * (terms.t_ref / terms.T_end) ** p,
+                  Y(0.0)]
         else:
-            Ys = [terms.Y(shape.get("a", 0.0), idx, exact=exact)]
+            Ys = [Y(shape.get("a", 0.0))]
         r = d.peak / getattr(self, "peak_ref", 1e-3)
         peak = self._peak()
         sD = sG = 1.0
@@ -123,40 +139,46 @@ class BoundModel(CurveModel):
         elif peak == "split":
             sD, sG = r ** shape["gamma_D"], r ** shape["gamma_G"]
         M = np.full((d.steps.size, 2 + len(Ys)), np.nan)
-        M[keep] = np.column_stack([np.ones(steps.size), sD * X] + [sG * Y for Y in Ys])
+        M[keep] = np.column_stack([np.ones(idx.size), sD * X] + [sG * Y for Y in Ys])
         return M
 
     # -- fit / predict -------------------------------------------------------------------
+    def _params(self, upper: float) -> list[Param]:
+        """Linear coefficients (L∞ ≤ min loss, the rest ≥ 0), then the exponents."""
+        lin = [Param(k, 0.0, upper if k == "L_inf" else np.inf, linear=True)
+               for k in self._linear_names()]
+        return lin + [_SHAPE[k] for k in self._shape_names()]
+
     def _fit_data(self, data: list[CurveData]):
-        names = self._shape_names()
         t0 = self._offset()
         if t0 and any(d.steps.min() <= t0 for d in data):
             raise ValueError(f"burn-in restart at step {t0}: observations at or before it "
                              "cannot be fitted")
         y = np.concatenate([d.y for d in data])
-        upper = float(y.min())
+        params = self._params(float(y.min()))
+        lin = [p for p in params if p.linear]
+        shape = [p for p in params if not p.linear]
+        lower = np.array([p.lower for p in lin])
+        upper = np.array([p.upper for p in lin])
+        for d in data:
+            d.cache["fit"] = True  # evaluate Y through the kernel of the fitted steps
 
         def design(theta: np.ndarray, exact: bool = False) -> np.ndarray:
-            shape = dict(zip(names, theta, strict=True))
-            return np.concatenate([self._columns(shape, d, exact) for d in data])
+            values = {p.name: v for p, v in zip(shape, theta, strict=True)}
+            return np.concatenate([self._columns(values, d, exact) for d in data])
 
         def objective(theta: np.ndarray) -> float:
             M = design(theta)
             if not np.all(np.isfinite(M)):
                 return np.inf
-            return solve_linear(M, y, upper)[1]
+            return solve_linear(M, y, lower, upper)[1]
 
-        bounds = [_SHAPE[k][0] for k in names]
-        grids = [_SHAPE[k][1] for k in names]
-        theta, _ = search_shape(objective, bounds, grids, n_starts=self.n_starts)
-        beta, _ = solve_linear(design(theta, exact=True), y, upper)
-        lin = self._linear_names()
-        params = dict(zip(lin, beta, strict=True))
-        params.update(zip(names, theta, strict=True))
-        pb = {k: (0.0, np.inf) for k in lin}
-        pb["L_inf"] = (0.0, upper)
-        pb.update({k: _SHAPE[k][0] for k in names})
-        return {k: float(v) for k, v in params.items()}, pb
+        theta, _ = search(objective, shape, n_starts=self.n_starts)
+        beta, _ = solve_linear(design(theta, exact=True), y, lower, upper)
+        values = dict(zip([p.name for p in lin], beta, strict=True))
+        values.update(zip([p.name for p in shape], theta, strict=True))
+        return ({k: float(v) for k, v in values.items()},
+                {p.name: (p.lower, p.upper) for p in params})
 
     def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
         M = self._columns(params, d, exact=True)

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from convexlaw.fitting import Param, Problem, bootstrap, fit, param_lines
 from convexlaw.laws.data import LawData
-from convexlaw.laws.fitting import Param, fit_params
 from convexlaw.metrics import curve_metrics
 
 __all__ = ["FLAGS", "LAW_KINDS", "VARIANTS", "Law", "curvature_warning", "reach_warnings",
@@ -195,8 +195,9 @@ class Law:
         def basis(v: dict[str, float], ii: np.ndarray) -> dict[str, np.ndarray]:
             return self._basis(v, data, ii)
 
-        res = fit_params(params, fixed, predict, basis, data.loss, idx, self.delta,
-                         n_starts=self.n_starts)
+        # the law's formulas broadcast over a batch of parameter sets (bootstrap refits)
+        problem = Problem(params, predict, data.loss, fixed, basis=basis, batched=True)
+        res = fit(problem, idx, n_starts=self.n_starts, delta=self.delta)
         self.params_ = res.values
         self.stderr_ = res.stderr
         self.at_bound_ = res.at_bound
@@ -224,7 +225,7 @@ class Law:
                         "loss": data.loss[idx].tolist(),
                         "peak": None if data.peak is None else data.peak[idx].tolist(),
                         "N": None if data.N is None else data.N[idx].tolist()}
-        self.boot_ = self._bootstrap(data, idx, params, fixed, predict)
+        self.boot_ = self._bootstrap(data, idx, problem, res.z)
         warns = [f"parameter {name} = {self.params_[name]:.4g} sits at its bound "
                  f"{self._bound_text(name)}: the data do not pin it" for name in self.at_bound_]
         for w in (curvature_warning(res.residuals, data.T[idx], "T"),
@@ -244,33 +245,23 @@ class Law:
         lo, hi = self.bounds_[name]
         return f"[{lo:.4g}, {hi:.4g}]"
 
-    def _bootstrap(self, data: LawData, idx: np.ndarray, params: list[Param],
-                   fixed: dict[str, float], predict: Callable) -> np.ndarray:
-        """Resample runs (within each model size) with replacement and refit."""
+    def _bootstrap(self, data: LawData, idx: np.ndarray, problem: Problem, z: np.ndarray
+                   ) -> np.ndarray:
+        """Resample runs (within each model size) with replacement and refit (all
+        replicates at once, each from the full-data solution)."""
         if self.n_boot == 0:
-            return np.empty((0, len(params)))
+            return np.empty((0, problem.k))
         rng = np.random.default_rng(self.random_state)
         groups = data.group[idx]
-        members = {g: idx[groups == g] for g in np.unique(groups)}
+        labels = list(np.unique(groups))
         if self.sized and data.N is not None:
             strata: dict[float, list[int]] = {}
-            for g, ii in members.items():
-                strata.setdefault(float(data.N[ii[0]]), []).append(g)
+            for g in labels:
+                strata.setdefault(float(data.N[idx[groups == g][0]]), []).append(g)
+            order = list(strata.values())
         else:
-            strata = {0.0: list(members)}
-        samples = []
-        for _ in range(self.n_boot):
-            pick = [g for gs in strata.values() for g in rng.choice(gs, size=len(gs))]
-            ib = np.concatenate([members[g] for g in pick])
-            if np.unique(ib).size <= len(params):  # this resample cannot pin the parameters
-                continue
-            try:
-                r = fit_params(params, fixed, predict, None, data.loss, ib, self.delta,
-                               starts=[self.params_], with_stderr=False)
-            except (RuntimeError, ValueError):
-                continue
-            samples.append([r.values[p.name] for p in params])
-        return np.array(samples, dtype=np.float64).reshape(-1, len(params))
+            order = [labels]
+        return bootstrap(problem, z, idx, groups, self.n_boot, rng, order, delta=self.delta)
 
     # ---------------------------------------------------------------- evaluation helpers
     def _check_fitted(self) -> None:
@@ -350,16 +341,8 @@ class Law:
 
     # ---------------------------------------------------------------- report
     def _param_lines(self) -> list[str]:
-        lines = []
-        for name, val in self.params_.items():
-            if name in self.free_:
-                se = self.stderr_.get(name, float("nan"))
-                se_txt = f"± {se:.3g}" if math.isfinite(se) else "± n/a"
-                flag = "  (at bound)" if name in self.at_bound_ else ""
-                lines.append(f"  {name:<8} = {val:>12.6g} {se_txt}{flag}")
-            else:
-                lines.append(f"  {name:<8} = {val:>12.6g} (fixed)")
-        return lines
+        bounds = {k: v for k, v in self.bounds_.items() if k in self.free_}
+        return param_lines(self.params_, self.stderr_, bounds, self.at_bound_)
 
     def _derived_lines(self) -> list[str]:
         return []

@@ -248,7 +248,7 @@ class LawData:
         """log y(a): the gradient constant per unit G² at peak 1, profile (t/t_ref)^a."""
         if self.mode == "table":
             return 2.0 * a * np.log(self.T / t_ref)
-        if a == 0:
+        if np.ndim(a) == 0 and a == 0:
             return self._logy0 - 0.0
         if self._spline is None:
             grid = np.empty((A_GRID.size, self.n))
@@ -256,10 +256,13 @@ class LawData:
                 sel = self.group == gi
                 grid[:, sel] = shape_constants(s, self.T[sel].astype(np.int64), A_GRID)[1]
             self._spline = CubicSpline(A_GRID, grid, axis=0)
-        if not A_GRID[0] <= a <= A_GRID[-1]:
+        a_arr = np.asarray(a, dtype=np.float64)
+        if not np.all((A_GRID[0] <= a_arr) & (a_arr <= A_GRID[-1])):
             raise ValueError(f"gradient exponent a = {a} outside [{A_GRID[0]}, {A_GRID[-1]}]")
+        # a batch of exponents (B, 1) gives (B, n): the spline at each, along the last axis
+        spl = self._spline(a_arr[..., 0]) if a_arr.ndim else self._spline(a)
         # (t/1000)^a → (t/t_ref)^a multiplies g² by (1000/t_ref)^(2a)
-        return self._spline(a) - 2.0 * a * math.log(t_ref / _G_REF)
+        return spl - 2.0 * a * math.log(t_ref / _G_REF)
 
     def common_spec(self) -> str | None:
         """The schedule spec shared by every run, if known."""

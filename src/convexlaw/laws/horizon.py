@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convexlaw.fitting import Param
 from convexlaw.laws.base import Law, LinfForm, reach_warnings
 from convexlaw.laws.data import LawData
-from convexlaw.laws.fitting import Param
 
 __all__ = ["HorizonLaw", "SizeLaw"]
 
@@ -104,7 +104,7 @@ class _BoundLaw(Law):
         n = self._n(data, idx)
         c, a = v["c"], v["a"]
         u1 = data.x[idx] ** (1.0 - c)
-        u2 = np.exp(data.logy(a, self.t_ref_)[idx])
+        u2 = np.exp(data.logy(a, self.t_ref_)[..., idx])  # a may be a batch (B, 1)
         if not isinstance(n, float):
             u1 = u1 * n ** (2 * v.get("beta1", 0.0))
             u2 = u2 * n ** (2 * v.get("beta2", 0.0))

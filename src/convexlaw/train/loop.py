@@ -101,7 +101,7 @@ def train(config: TrainConfig, *, threads: int | None = 1,
     opts, impl = build_optimizers(cfg.optimizer, model, cfg.peak, cfg.momentum,
                                   cfg.weight_decay)
     scheds = [lambda_lr(o, cfg.schedule, cfg.steps) for o in opts]
-    batches = Batches(data, cfg.batch_size, cfg.seed, cfg.context)
+    batches = Batches(data, cfg.batch_size, cfg.seed, cfg.context, cfg.sampling)
     val_x, val_y = heldout(data, cfg.eval_size, cfg.context)
     params = [p for p in model.parameters() if p.requires_grad]
     planned = schedule(cfg.schedule, cfg.steps, cfg.peak)
@@ -163,6 +163,9 @@ def train(config: TrainConfig, *, threads: int | None = 1,
                                and val_loss[-1] < (1 - CONSTANT_MARGIN) * constant),
         "steps_done": done, "samples_seen": done * cfg.batch_size,
         "tokens_seen": done * per_step if text else None,
+        # the regime: fresh_data = no training sample (image, or target byte) seen twice
+        "sampling": cfg.sampling, "epochs": batches.epochs,
+        "fresh_data": batches.sampling == "fresh" and batches.epochs <= 1.0,
         "wall_time": wall, "cpu_time": cpu, "setup_time": t0 - t_setup,
         "threads": torch.get_num_threads(),
         "versions": versions(), "harness": HARNESS_VERSION, "config": cfg.key(),

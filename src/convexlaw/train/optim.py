@@ -1,4 +1,5 @@
-"""Optimizers: SGD (momentum, weight decay), AdamW, and Muon (with AdamW on the rest).
+"""Optimizers: SGD (momentum, weight decay), AdamW, Muon (with AdamW on the rest), and
+the paper's Muon-NSGD.
 
 Every optimizer here takes the *peak* learning rate as its base LR; the schedule
 multiplies it (``convexlaw.schedules.lambda_lr``), so the LR of update t is exactly
@@ -16,6 +17,15 @@ RMS of an AdamW update, so Muon and the AdamW that handles the remaining paramet
 ``torch.optim.Muon`` is used when this torch has it and every hidden weight is 2-D; the
 implementation below (float32, conv kernels flattened to (out, in·k·k)) otherwise.
 
+Muon-NSGD (``muon-nsgd``, the optimizer of Bu, Xu & Mao's two-dimensional law): ONE
+learning rate η for every parameter, the same Nesterov momentum m_t (as above), and
+
+    2-D weights (every one: embeddings and head too):  θ ← θ − η·√max(1, rows/cols)·NS(m_t)
+    all other tensors (biases, norms):                  θ ← θ − η·m_t/‖m_t‖
+
+(Keller Jordan's original Muon scale; normalised SGD per tensor, so every step of such a
+tensor has norm exactly η). Weight decay, if any, is decoupled: θ ← (1 − ηλ)θ first.
+
 Example::
 
     >>> g = torch.randn(64, 32)
@@ -31,8 +41,8 @@ import math
 import torch
 from torch import nn
 
-OPTIMIZERS = ("sgd", "adamw", "muon")
-DEFAULT_MOMENTUM = {"sgd": 0.9, "adamw": 0.9, "muon": 0.95}
+OPTIMIZERS = ("sgd", "adamw", "muon", "muon-nsgd")
+DEFAULT_MOMENTUM = {"sgd": 0.9, "adamw": 0.9, "muon": 0.95, "muon-nsgd": 0.95}
 ADAM_BETA2 = 0.95
 # Jordan's quintic: slope 3.4445 at 0 orthogonalises in 5 steps to singular values ~U(0.7, 1.2)
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -101,6 +111,49 @@ class Muon(torch.optim.Optimizer):
         return loss
 
 
+class MuonNSGD(torch.optim.Optimizer):
+    """Muon on every weight of ≥ 2 dims, normalised SGD on the rest, one LR (see above).
+
+    A weight of more than 2 dims (a conv kernel) is orthogonalised as (out, rest).
+    """
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.95,
+                 weight_decay: float = 0.0, nesterov: bool = True, ns_steps: int = 5,
+                 eps: float = 1e-12) -> None:
+        if lr < 0 or not 0 <= momentum < 1 or weight_decay < 0:
+            raise ValueError(f"MuonNSGD: need lr ≥ 0, 0 ≤ momentum < 1, weight_decay ≥ 0; "
+                             f"got lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      nesterov=nesterov, ns_steps=ns_steps, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, mu = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(g))
+                buf.lerp_(g, 1 - mu)
+                m = g.lerp(buf, mu) if group["nesterov"] else buf
+                if p.ndim >= 2:
+                    m2 = m.reshape(p.shape[0], -1)
+                    rows, cols = m2.shape
+                    update = newton_schulz(m2, group["ns_steps"]).view_as(p)
+                    update = update * math.sqrt(max(1.0, rows / cols))
+                else:
+                    # a zero momentum (no signal yet) leaves the tensor where it is
+                    update = m / m.norm().clamp(min=group["eps"])
+                p.mul_(1 - lr * group["weight_decay"])
+                p.add_(update, alpha=-lr)
+        return loss
+
+
 def split_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(hidden weights for Muon, everything else for AdamW).
 
@@ -135,6 +188,9 @@ def build_optimizers(name: str, model: nn.Module, peak: float, momentum: float |
     if name == "adamw":
         return [torch.optim.AdamW(params, lr=peak, betas=(mom, ADAM_BETA2),
                                   weight_decay=weight_decay)], "adamw"
+    if name == "muon-nsgd":
+        return [MuonNSGD(params, lr=peak, momentum=mom, weight_decay=weight_decay)], \
+            "convexlaw.MuonNSGD"
     hidden, rest = split_params(model)
     if not hidden:
         raise ValueError("muon: the model has no hidden weight matrices to orthogonalise")

@@ -18,7 +18,7 @@ FASHION_FILES = {
     "val_y": "t10k-labels-idx1-ubyte.gz",
 }
 IMAGE_DATASETS = ("fashion-mnist", "mnist-5k", "digits")
-TEXT_DATASETS = ("kjv", "news")
+TEXT_DATASETS = ("kjv", "news", "kjv-news")
 DATASETS = ("image", *IMAGE_DATASETS, *TEXT_DATASETS)
 
 

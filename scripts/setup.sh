@@ -15,6 +15,17 @@ if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
   fi
 fi
 
+# Headless Chromium (Debian package) is the browser the HTML-report test renders the page
+# in; without it that test is skipped with its reason, nothing else needs it.
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install chromium; the browser test of the report is skipped"
+  else
+    echo "setup: chromium not installed (needs root apt-get); the browser test is skipped"
+  fi
+fi
+
 # torch first, pinned to the local CPU build, so that no extra below pulls a CUDA wheel.
 "$PY" -m pip install -q "torch==2.13.0"
 "$PY" -m pip install -q -e ".[all,dev,docs]"

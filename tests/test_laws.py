@@ -373,8 +373,8 @@ def test_cli_fit_predict(tmp_path):
     summary = json.loads(r.output)
     assert summary["chosen"] == "literal" and out.exists()
     png = tmp_path / "fig.png"
-    r = runner.invoke(app, ["laws", "predict", str(out), "--N", "1e8", "--T", "64000",
-                            "--T", "2000", "--peak", "2e-3", "--json", "--plot", str(png)])
+    r = runner.invoke(app, ["laws", "predict", str(out), "--N", "1e8", "--steps", "64000",
+                            "-T", "2000", "--peak", "2e-3", "--json", "--plot", str(png)])
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     f = res["forecasts"][0]
@@ -382,7 +382,7 @@ def test_cli_fit_predict(tmp_path):
     assert f["loss_interval"][0] <= f["loss"] <= f["loss_interval"][1]
     assert any("×8 beyond" in w for w in f["warnings"])
     assert png.stat().st_size > 10_000
-    r = runner.invoke(app, ["laws", "predict", str(out), "--T", "64000"])
+    r = runner.invoke(app, ["laws", "predict", str(out), "--steps", "64000"])
     assert r.exit_code == 0 and "η*" in r.output and "×8 beyond" in " ".join(r.output.split())
 
 
@@ -393,5 +393,5 @@ def test_cli_errors(tmp_path):
     assert r.exit_code == 2
     assert "column 'loss': 'oops' is not a number" in " ".join(r.output.split())
     assert not (tmp_path / "l.json").exists()
-    r = runner.invoke(app, ["laws", "predict", str(tmp_path / "missing.json"), "--T", "1"])
+    r = runner.invoke(app, ["laws", "predict", str(tmp_path / "missing.json"), "-T", "1"])
     assert r.exit_code == 2 and "no such file" in " ".join(r.output.split())

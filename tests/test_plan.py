@@ -154,9 +154,9 @@ def test_cli_plan_text(store):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--steps", "0"], "--steps must be an integer ≥ 2"),
-    (["--steps", "-3"], "--steps must be an integer ≥ 2"),
-    (["--steps", "1000", "--size", "-5"], "--size must be"),
+    (["--steps", "0"], "'0' is below 2; expected a whole number of steps >= 2"),
+    (["--steps", "-3"], "'-3' is below 2; expected a whole number of steps >= 2"),
+    (["--steps", "1000", "--size", "-5"], "'--size': '-5' is out of range"),
 ])
 def test_cli_plan_bad_arguments(store, args, message):
     res = runner.invoke(app, ["plan", "--db", str(store.path), *args])

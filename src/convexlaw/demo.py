@@ -421,6 +421,12 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=1) + "\n")
     console.print(f"summary: {out / 'summary.json'}; figures: "
                   + ", ".join(str(p) for p in figs.values()))
+    try:  # the whole study as one page (convexlaw.report)
+        from convexlaw.report import write_report
+
+        console.print(f"report: {write_report(store, out / 'report.html', plan=plan)['out']}")
+    except ValueError as err:  # plotly missing: the figures above are written all the same
+        console.print(f"  [yellow]no HTML report:[/] {err}")
     return summary
 
 

@@ -187,7 +187,7 @@ def evaluate(model: CurveModel, split: Split) -> dict[str, Any]:
     pairs, per_run, curves = [], [], []
     for run in split.test:
         d = as_curve_data(run, model.kind, lo=model.burn_in)
-        pred = model.predict(run, d.steps)
+        pred = model.predict(d.lrs, d.steps, peak=d.peak)  # d.lrs: trailing η = 0 dropped
         ok = np.isfinite(pred)
         pairs.append((d.y[ok], pred[ok]))
         m = curve_metrics(d.y[ok], pred[ok]) if ok.sum() > 1 else {}

@@ -7,24 +7,35 @@ from typing import Annotated
 
 import typer
 
-from convexlaw.cli.common import abort, console, print_json
+from convexlaw.cli.common import (
+    JsonOpt,
+    abort,
+    check_memory,
+    console,
+    number_option,
+    print_json,
+    steps_option,
+)
 
 
-def _parse_steps(text: str | None, total: int) -> list[int] | None:
+def _parse_at(text: str | None, total: int) -> list[int] | None:
+    from convexlaw.cli.common import parse_steps
+
     if text is None:
         return None
     try:
-        steps = [int(float(x)) for x in text.replace(" ", "").split(",") if x]
-    except ValueError:
-        abort(f"--at must be a comma-separated list of steps, got {text!r}")
+        steps = [parse_steps(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError as err:
+        abort(f"--at {text!r}: {err}")
     if not steps:
         abort("--at is empty: give steps like 100,1000")
+    bad = [t for t in steps if t > total]
+    if bad:
+        abort(f"--at {bad[0]} is outside 1..{total} (the run has --steps {total} steps)")
     return steps
 
 
-def schedules_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def schedules_cmd(as_json: JsonOpt = False) -> None:
     """List the built-in schedules with their parameters and formulas."""
     from rich.table import Table
 
@@ -59,25 +70,32 @@ def schedules_cmd(
 
 def bound_cmd(
     spec: Annotated[str, typer.Argument(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")],
-    steps: Annotated[int, typer.Option("--steps", "-T", help="Horizon T (updates).", min=1)],
-    peak: Annotated[float | None, typer.Option(help="Peak LR (default: the optimal one).")] = None,
-    D: Annotated[float, typer.Option("--D", help="Distance to the optimum.", min=0)] = 1.0,
-    G: Annotated[float, typer.Option("--G", help="Gradient-norm bound.", min=0)] = 1.0,
+    steps: Annotated[int, steps_option()],
+    peak: Annotated[float | None, number_option(
+        "--peak", help="Peak LR (default: the optimal one).", minimum=0, strict=True)] = None,
+    D: Annotated[float, number_option("--D", help="Distance to the optimum.", minimum=0)
+                 ] = 1.0,
+    G: Annotated[float, number_option("--G", help="Gradient-norm bound.", minimum=0)] = 1.0,
     at: Annotated[str | None, typer.Option(help="Steps to report, e.g. 10,100,1000.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG).")] = None,
 ) -> None:
     """The last-iterate bound Ω_t of a schedule, and its optimal peak learning rate."""
     import numpy as np
 
     from convexlaw.bound import bound, optimal_peak
-    from convexlaw.schedules import schedule
+    from convexlaw.schedules import parse, schedule
 
+    chosen = _parse_at(at, steps)
+    try:
+        parse(spec)
+    except ValueError as err:
+        abort(str(err))
+    check_memory(steps, "bound at every step" if plot is not None else "bound")
     try:
         best_peak, best_omega = optimal_peak(spec, steps, D=D, G=G)
         use_peak = best_peak if peak is None else peak
         lrs = schedule(spec, steps, peak=use_peak)
-        chosen = _parse_steps(at, steps)
         if chosen is None:
             grid = np.unique(np.round(np.geomspace(1, steps, min(steps, 8))).astype(int))
             chosen = grid.tolist()
@@ -115,7 +133,7 @@ def exam_cmd(
     specs: Annotated[
         list[str] | None, typer.Argument(help="Schedule specs (default: all built-in).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG).")] = None,
 ) -> None:
     """The qualifying exam: is √T·Ω*_T bounded as T grows (optimal O(1/√T) rate)?"""
@@ -142,7 +160,9 @@ def exam_cmd(
     from rich.table import Table
 
     table = Table(title="Qualifying exam: √T·Ω*_T for T = 10² … 10⁷ (D = G = 1, peak tuned)")
-    table.add_column("schedule", style="bold")
+    # specs are never cut: three WSD variants must not look alike
+    table.add_column("schedule", style="bold", overflow="fold",
+                     min_width=min(max(len(r.spec) for r in results), 40))
     table.add_column("verdict")
     table.add_column("√T·Ω* at 10⁷", justify="right")
     table.add_column("c  (η* = D/(G√(cT)))", justify="right")

@@ -14,15 +14,21 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import abort, console, print_json
+from convexlaw.cli.common import (
+    DbOpt,
+    JsonOpt,
+    abort,
+    console,
+    number_option,
+    print_json,
+    steps_option,
+    working,
+)
 
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Run store for run ids/names (default: $CONVEXLAW_DB or ./convexlaw.db).")]
 KindOpt = Annotated[str | None, typer.Option(
     "--kind", help="Which logged loss to model: val or train (default: val if logged).")]
 BurnOpt = Annotated[int, typer.Option(
     "--burn-in", min=0, help="Ignore observations at steps ≤ this (fit and score).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _load(items: list[str], db: Path | None) -> list[Any]:
@@ -63,7 +69,8 @@ def fit_cmd(
     loaded = _load(runs, db)
     try:
         m = make_model(model, kind=kind, burn_in=burn_in)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), working(f"fitting {model} to {len(loaded)} run(s)",
+                                                disable=as_json):
             warnings.simplefilter("ignore", FitWarning)  # they are in the report
             m.fit(loaded)
     except (ValueError, RuntimeError) as err:
@@ -94,10 +101,9 @@ def predict_cmd(
                                             "its logged steps.")] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec, e.g. "
                                                  "'cosine+warmup(0.05)'.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-T", min=1,
-                                              help="Horizon T for --schedule.")] = None,
-    peak: Annotated[float | None, typer.Option("--peak", help="Peak LR for --schedule.")]
-    = None,
+    steps: Annotated[int | None, steps_option("Horizon T for --schedule.")] = None,
+    peak: Annotated[float | None, number_option("--peak", help="Peak LR for --schedule.",
+                                                minimum=0, strict=True)] = None,
     at: Annotated[str | None, typer.Option("--at", help="Steps to predict, e.g. "
                                            "1000,5000 (default: 20 spread over 1..T).")]
     = None,
@@ -192,6 +198,23 @@ def _split(protocol: str, runs: list[Any], fit_names: str | None, test_peak: flo
     abort(f"--protocol must be one of {', '.join(P.PROTOCOLS)}, got {protocol!r}")
 
 
+def _compare_split(sp: Any, names: list[str], kind: str | None, burn_in: int, quiet: bool,
+                   say: Any) -> list[dict[str, Any]]:
+    """Every model on one split; a degenerate split is an error row per model."""
+    from convexlaw.protocols import evaluate, make_model
+
+    rows = []
+    for n in names:
+        say(f"{sp.label}: fitting {n}")
+        try:
+            r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
+        except (ValueError, RuntimeError) as err:
+            r = {"model": n, "split": sp.label, "error": str(err)}
+        r["model"] = n
+        rows.append(r)
+    return rows
+
+
 def compare_cmd(
     runs: Annotated[list[str], typer.Argument(help="Run files or ids.")],
     models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")]
@@ -201,8 +224,9 @@ def compare_cmd(
     = "seq2seq",
     fit_names: Annotated[str | None, typer.Option("--fit", help="cross-schedule: names of "
                                                   "the runs to fit.")] = None,
-    test_peak: Annotated[float | None, typer.Option("--test-peak", help="cross-lr: the "
-                                                    "peak LR to hold out.")] = None,
+    test_peak: Annotated[float | None, number_option(
+        "--test-peak", help="cross-lr: the peak LR to hold out.", minimum=0, strict=True)
+    ] = None,
     kind: KindOpt = None,
     burn_in: BurnOpt = 0,
     plot: Annotated[Path | None, typer.Option("--plot", help="Figure of predicted vs "
@@ -213,7 +237,7 @@ def compare_cmd(
     """Side-by-side scores of several models on one protocol (R², MAE, RMSE, PredE, WorstE)."""
     from rich.table import Table
 
-    from convexlaw.protocols import evaluate, make_model
+    from convexlaw.protocols import make_model
 
     names = [x.strip() for x in models.split(",") if x.strip()]
     try:
@@ -227,14 +251,10 @@ def compare_cmd(
     except ValueError as err:
         abort(str(err))
     results = []
-    for sp in splits:
-        for n in names:
-            try:
-                r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
-            except (ValueError, RuntimeError) as err:
-                r = {"model": n, "split": sp.label, "error": str(err)}
-            r["model"] = n
-            results.append(r)
+    with working("comparing models", disable=as_json) as say:
+        for sp in splits:
+            results += _compare_split(sp, names, kind, burn_in, as_json, say)
+
     if plot is not None:
         _plot(results, plot)
     if as_json:

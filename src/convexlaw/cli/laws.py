@@ -7,7 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import abort, console, print_json
+from convexlaw.cli.common import JsonOpt, abort, console, number_parser, print_json, working
+
+# the law variants (convexlaw.laws.VARIANTS; a test keeps the two equal — importing the
+# laws here would slow every `convexlaw --help` by seconds)
+VARIANTS = ("literal", "distance", "gradient", "peak", "distance+gradient", "distance+peak")
 
 laws_app = typer.Typer(help="Scaling laws of loss and peak LR across horizon T and size N, "
                        "from tables of final losses.", no_args_is_help=True)
@@ -22,18 +26,23 @@ def fit_cmd(
     table: Annotated[Path, typer.Argument(help="CSV with columns N, T, loss, optional "
                                           "peak_lr (absent: rows tuned at their optimum).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Write the fitted laws (JSON).")],
-    variant: Annotated[str, typer.Option(help="auto (fit all, held-out horizon chooses), "
-                                         "literal, distance, gradient, distance+gradient.")
+    variant: Annotated[str, typer.Option(help="auto (fit all, the held-out horizon "
+                                         f"chooses), or one of: {', '.join(VARIANTS)}.")
                        ] = "auto",
     boot: Annotated[int, typer.Option(help="Bootstrap refits for intervals.", min=0)] = 200,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fit the horizon law (one size), size law (several) or tuned-loss law to a table."""
     from convexlaw.laws import Law, fit_table, save_laws
 
+    if variant != "auto" and variant not in VARIANTS:
+        abort(f"--variant {variant!r}; expected auto or one of {', '.join(VARIANTS)}")
+    n = len(VARIANTS) if variant == "auto" else 1
     try:
-        record = fit_table(table, variant=variant, n_boot=boot, random_state=seed)
+        with working(f"fitting {n} law variant(s) to {table}, {boot} bootstrap refits each",
+                     disable=as_json):
+            record = fit_table(table, variant=variant, n_boot=boot, random_state=seed)
     except ValueError as err:
         abort(str(err))
     try:
@@ -78,14 +87,18 @@ def _forecast_rows(law: Any, Ts: list[float], N: float | None, peak: float | Non
 @laws_app.command("predict")
 def predict_cmd(
     law_file: Annotated[Path, typer.Argument(help="Law file written by `laws fit`.")],
-    T: Annotated[list[float], typer.Option("--T", help="Target horizon (repeatable), same "
-                                           "unit as the table's T.")],
-    N: Annotated[float | None, typer.Option("--N", help="Target model size.")] = None,
-    peak: Annotated[float | None, typer.Option(help="Also predict the loss at this peak LR.")
-                    ] = None,
+    T: Annotated[list[float], typer.Option(
+        "--steps", "-T", help="Target horizon (repeatable), same unit as the table's T, e.g. "
+        "1e5.", parser=number_parser(0, strict=True), metavar="FLOAT")],
+    N: Annotated[float | None, typer.Option(
+        "--N", help="Target model size.", parser=number_parser(0, strict=True),
+        metavar="FLOAT")] = None,
+    peak: Annotated[float | None, typer.Option(
+        "--peak", help="Also predict the loss at this peak LR.",
+        parser=number_parser(0, strict=True), metavar="FLOAT")] = None,
     variant: Annotated[str | None, typer.Option(help="Use this variant instead of the "
                                                 "chosen one.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG): loss vs peak LR "
                                               "at the pilot horizons and the targets.")
                     ] = None,
@@ -109,7 +122,7 @@ def predict_cmd(
                          "is ignored")
     if law.sized and N is None:
         abort("this law spans several model sizes: give --N")
-    for name_, v in (("--T", min(T)), ("--N", N), ("--peak", peak)):
+    for name_, v in (("--steps", min(T)), ("--N", N), ("--peak", peak)):
         if v is not None and not v > 0:
             abort(f"{name_} must be > 0, got {v:g}")
     try:

@@ -2,31 +2,58 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from convexlaw.cli.common import abort, console, print_json
+from convexlaw.cli.common import (
+    DbOpt,
+    JsonOpt,
+    abort,
+    check_memory,
+    console,
+    number_option,
+    open_store,
+    print_json,
+    steps_option,
+    working,
+)
+
+
+def _check_pilots(runs: list, kind: str | None) -> None:
+    """Refuse pilots whose losses no law can describe (named, one line)."""
+    import numpy as np
+
+    for r in runs:
+        for k in ((kind,) if kind else ("val", "train")):
+            if k not in r.curves:
+                continue
+            _, v = r.curves[k]
+            fin = v[np.isfinite(v)]
+            if fin.size and fin.min() <= 0:
+                i = int(np.argmin(fin))
+                abort(f"pilot run {r.name!r} ({r.id}): {k} loss {fin[i]:g} is not positive; "
+                      "the laws need losses > 0 (delete or re-import the run)")
 
 
 def plan_cmd(
-    db: Annotated[Path, typer.Option("--db", help="Run store (SQLite) holding the pilot "
-                                     "runs: two or more horizons, a few peak LRs each.")],
-    steps: Annotated[int, typer.Option("--steps", help="Length T of the target run (steps).")],
-    size: Annotated[float | None, typer.Option("--size", help="Target model size N "
-                                               "(parameters); needed when the pilots span "
-                                               "several sizes.")] = None,
+    steps: Annotated[int, steps_option("Length T of the target run (updates), e.g. 40000 "
+                                       "or 4e4.", minimum=2)],
+    db: DbOpt = None,
+    size: Annotated[float | None, number_option(
+        "--size", help="Target model size N (parameters); needed when the pilots span "
+        "several sizes.", minimum=0, strict=True)] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Target schedule spec "
                                                  "(default: the pilots' schedule).")] = None,
     kind: Annotated[str | None, typer.Option(help="Loss curve: val or train (default: val "
                                              "when every pilot has one).")] = None,
-    window: Annotated[float, typer.Option(help="Use pilots whose final loss is within this "
-                                          "factor of the best at their horizon.")] = 1.2,
+    window: Annotated[float, number_option(
+        "--window", help="Use pilots whose final loss is within this factor of the best at "
+        "their horizon.", minimum=1)] = 1.2,
     boot: Annotated[int, typer.Option(help="Bootstrap refits for the intervals.", min=0)
                     ] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG): loss vs peak LR "
                                               "at the pilot horizons and at the target.")
                     ] = None,
@@ -37,21 +64,19 @@ def plan_cmd(
     95 % bootstrap intervals over the pilot runs.
     """
     from convexlaw.plan import PlanError, make_plan, pilot_runs
-    from convexlaw.runs import RunStore, RunStoreError
+    from convexlaw.runs import RunStoreError
 
-    if steps < 2:
-        abort(f"--steps must be an integer ≥ 2 (the target run's length), got {steps}")
-    if size is not None and not (math.isfinite(size) and size > 0):
-        abort(f"--size must be a finite parameter count > 0, got {size}")
     if kind not in (None, "val", "train"):
         abort(f"--kind must be val or train, got {kind!r}")
-    if not db.is_file():
-        abort(f"--db {db}: no such file (a run store written by `convexlaw sweep` or "
-              "`convexlaw runs import`)")
+    check_memory(steps, "plan")
+    store = open_store(db)
     try:
-        runs = pilot_runs(RunStore(db))
-        plan = make_plan(runs, steps, size=size, schedule=schedule, kind=kind,
-                         window=window, n_boot=boot)
+        runs = pilot_runs(store)
+        _check_pilots(runs, kind)
+        with working(f"fitting the laws and a curve model to {len(runs)} pilot runs "
+                     f"({boot} bootstrap refits)", disable=as_json):
+            plan = make_plan(runs, steps, size=size, schedule=schedule, kind=kind,
+                             window=window, n_boot=boot)
     except (PlanError, RunStoreError, ValueError) as err:
         abort(str(err))
     if plot is not None:

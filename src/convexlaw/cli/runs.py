@@ -5,13 +5,23 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from convexlaw.cli.common import console, err_console, print_json
+from convexlaw.cli.common import (
+    DbOpt,
+    JsonOpt,
+    abort,
+    console,
+    err_console,
+    number_option,
+    open_store,
+    print_json,
+    steps_option,
+)
 
 runs_app = typer.Typer(
     help="Training runs: import curves (CSV/TSV, JSONL, Parquet, W&B exports, TensorBoard) "
@@ -19,28 +29,7 @@ runs_app = typer.Typer(
     no_args_is_help=True,
 )
 
-def abort(message: str, code: int = 2) -> NoReturn:
-    """One-line error on stderr (never wrapped, markup-safe) and exit ``code``."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Run store file (default: $CONVEXLAW_DB or ./convexlaw.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _store(db: Path | None, *, must_exist: bool = True) -> Any:
-    from convexlaw.runs import RunStore, RunStoreError, default_db_path
-
-    path = db if db is not None else default_db_path()
-    if must_exist and not path.exists():
-        abort(f"no run store at {path}; import runs first (convexlaw runs import FILES --db "
-              f"{path})")
-    try:
-        return RunStore(path)
-    except RunStoreError as err:
-        abort(str(err))
+_store = open_store
 
 
 def _errors() -> tuple[type[BaseException], ...]:
@@ -76,9 +65,9 @@ def import_cmd(
     name: Annotated[str | None, typer.Option(help="Run name (one file only).")] = None,
     schedule: Annotated[str | None, typer.Option(
         help="Schedule spec to rebuild per-step LRs, checked against a logged lr.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-T", min=1,
-                                              help="Horizon T (updates).")] = None,
-    peak: Annotated[float | None, typer.Option(help="Peak LR for --schedule.")] = None,
+    steps: Annotated[int | None, steps_option("Horizon T (updates) for --schedule.")] = None,
+    peak: Annotated[float | None, number_option("--peak", help="Peak LR for --schedule.",
+                                                minimum=0, strict=True)] = None,
     lr_logged: Annotated[str, typer.Option(
         help="A logged lr at step t is the LR of update t ('current') or t+1 ('next').")
     ] = "current",
@@ -114,12 +103,11 @@ def import_cmd(
         abort(str(err))
     rows = []
     for path, ids in report.imported.items():
-        for run in store.list(id=ids):
-            rows.append({"file": path, "id": run.id, "name": run.name, "T": run.T,
-                         "points": sum(len(s) for s, _ in run.curves.values()),
-                         "lr": run.tags.get("source", {}).get("lr"),
-                         "lr_check_max_rel_err":
-                             run.tags.get("source", {}).get("lr_check_max_rel_err")})
+        for run in store.summaries(id=ids):  # metadata only: a big run is not read back
+            source = run["tags"].get("source", {})
+            rows.append({"file": path, "id": run["id"], "name": run["name"], "T": run["T"],
+                         "points": run["n_points"], "lr": source.get("lr"),
+                         "lr_check_max_rel_err": source.get("lr_check_max_rel_err")})
     if as_json:
         print_json({"db": str(store.path), "imported": rows, "failed": report.failed,
                     "warnings": report.warnings})
@@ -171,9 +159,9 @@ def list_cmd(
     status: Annotated[str | None, typer.Option(help="finished, diverged or running.")] = None,
     schedule: Annotated[str | None, typer.Option(help="Schedule spec glob.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="Optimizer name.")] = None,
-    N: Annotated[float | None, typer.Option("--N", help="Model size (parameters).")] = None,
-    T: Annotated[int | None, typer.Option("--T", help="Horizon (updates).")] = None,
-    peak: Annotated[float | None, typer.Option(help="Peak LR.")] = None,
+    N: Annotated[float | None, number_option("--N", help="Model size (parameters).")] = None,
+    T: Annotated[int | None, steps_option("Horizon T (updates).")] = None,
+    peak: Annotated[float | None, number_option("--peak", help="Peak LR.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="KEY=VALUE tag filter (repeatable).")
                    ] = None,
 ) -> None:
@@ -343,6 +331,7 @@ def export_cmd(
                                       "runs as CSV).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")] = "jsonl",
     db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Export runs as JSONL or CSV.
 
@@ -373,6 +362,11 @@ def export_cmd(
                 written.append(path)
     except _errors() as err:
         abort(str(err))
+    if as_json:
+        print_json({"db": str(store.path), "format": fmt,
+                    "runs": [{"id": r.id, "name": r.name} for r in runs],
+                    "written": [str(p) for p in written]})
+        return
     for p in written:
         console.print(f"wrote {p}", highlight=False, soft_wrap=True)
 
@@ -382,6 +376,7 @@ def export_cmd(
 def delete_cmd(
     key: Annotated[str, typer.Argument(help="Run id, unique name or unique id prefix.")],
     db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Delete one run from the store."""
     store = _store(db)
@@ -391,6 +386,9 @@ def delete_cmd(
         store.delete(run_id)
     except _errors() as err:
         abort(str(err))
+    if as_json:
+        print_json({"db": str(store.path), "deleted": {"id": run_id, "name": name}})
+        return
     console.print(f"deleted {run_id} ({name})", highlight=False, soft_wrap=True)
 
 

@@ -8,11 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from convexlaw.cli.common import abort, print_json
+from convexlaw.cli.common import DbOpt, JsonOpt, abort, print_json, steps_option
 
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Run store file (default: $CONVEXLAW_DB or ./convexlaw.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Opt = typer.Option
 
 
@@ -81,8 +78,9 @@ def register(app: typer.Typer) -> None:
         optimizer: Annotated[str, Opt(help="sgd | adamw | muon | muon-nsgd")] = "sgd",
         schedule: Annotated[str, Opt(help="Schedule spec, e.g. 'cosine+warmup(0.05)'.")
                             ] = "cosine",
-        peak: Annotated[float, Opt(help="Peak learning rate.")] = 0.1,
-        steps: Annotated[int, Opt(help="Horizon T (optimizer updates).")] = 1000,
+        peak: Annotated[float, Opt(help="Peak learning rate (TrainConfig checks it).")] = 0.1,
+        steps: Annotated[int, steps_option("Horizon T (optimizer updates), e.g. 1000 or 1e3.")
+                         ] = 1000,
         dataset: Annotated[str | None, Opt(help="image | fashion-mnist | mnist-5k | digits "
                                            "(images); kjv | news | kjv-news (bytes).")] = None,
         data_path: Annotated[str | None, Opt(help="Directory of the Fashion-MNIST .gz files.")
@@ -159,7 +157,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sweep")
     def sweep_cmd(
-        file: Annotated[Path, typer.Argument(help="Sweep TOML: name, [base], [grid].")],
+        file: Annotated[Path, typer.Argument(help="Sweep TOML: name, \\[base], \\[grid] "
+                                             "(see examples/sweep-mlp.toml).")],
         backend: Annotated[str, Opt(help="local (process pool) | ray")] = "local",
         workers: Annotated[int, Opt(help="Worker processes (local) / CPUs of a local Ray.")] = 2,
         address: Annotated[str | None, Opt(help="Ray cluster address (ray backend).")] = None,

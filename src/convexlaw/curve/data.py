@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = ["CurveData", "as_curve_data", "check_lrs", "check_steps", "constant_windows",
-           "restrict"]
+           "degenerate", "restrict"]
 
 
 @dataclass
@@ -99,6 +99,13 @@ def as_curve_data(run: Any, kind: str | None = None, lo: int = 0,
     if np.any(values <= 0):
         raise ValueError(f"{name}: non-positive loss {values.min():g}; expected losses > 0")
     steps = check_steps(steps, lrs.size, name)
+    # Updates with η = 0 at the end of a run are no-ops (a cosine-to-zero log ends so):
+    # the loss after them is the loss after the last positive step, where the bound and
+    # the peer models are finite (at η_t = 0 the bound is +∞ and the MPL takes log 0).
+    last = int(np.flatnonzero(lrs > 0)[-1]) + 1
+    if last < lrs.size:
+        lrs = lrs[:last]
+        steps = np.minimum(steps, last)
     keep = steps > lo
     if hi is not None:
         keep &= steps <= hi
@@ -108,6 +115,35 @@ def as_curve_data(run: Any, kind: str | None = None, lo: int = 0,
     peak = getattr(run, "peak_lr", None)
     peak = float(peak) if peak else float(lrs.max())
     return CurveData(name, lrs, st, y, peak)
+
+
+def degenerate(data: list[CurveData]) -> tuple[str | None, list[str]]:
+    """What a curve fit cannot learn from these curves: (error, warnings).
+
+    error: the loss is the same at every point (nothing to fit: R² is undefined and no
+    parameter but the level is identified). warnings: a run whose loss rises over the fit
+    window (the mean of its last fifth of points above that of its first fifth) — the
+    bound describes a falling loss, and such a fit is usually worse than a constant.
+
+    >>> flat = CurveData("flat", np.full(4, 0.1), np.arange(1, 5), np.full(4, 2.0), 0.1)
+    >>> degenerate([flat])[0]
+    'the loss is constant (2 at all 4 points of flat): a curve model cannot be fitted to it'
+    """
+    y = np.concatenate([d.y for d in data]) if data else np.empty(0)
+    error = None
+    if y.size and np.ptp(y) <= 1e-12 * max(abs(float(y.mean())), 1e-300):
+        names = ", ".join(d.name for d in data[:3]) + (" …" if len(data) > 3 else "")
+        error = (f"the loss is constant ({float(y[0]):g} at all {y.size} points of {names}): "
+                 "a curve model cannot be fitted to it")
+    warns = []
+    for d in data:
+        k = max(1, d.y.size // 5)
+        if d.y.size >= 5 and d.y[-k:].mean() > d.y[:k].mean():
+            warns.append(f"the loss of {d.name} rises over the fit window (mean "
+                         f"{d.y[:k].mean():.4g} over its first {k} points, {d.y[-k:].mean():.4g}"
+                         f" over its last {k}, steps {int(d.steps[0])}…{int(d.steps[-1])}): "
+                         "the models describe a falling loss")
+    return error, warns
 
 
 def constant_windows(data: list[CurveData]) -> bool:

@@ -19,6 +19,7 @@ from convexlaw.runs.store import (
     RunNotFoundError,
     RunStore,
     RunStoreError,
+    RunStoreReadOnlyError,
     default_db_path,
 )
 from convexlaw.runs.tables import RunImportWarning
@@ -31,6 +32,7 @@ __all__ = [
     "Run",
     "RunStore",
     "RunStoreError",
+    "RunStoreReadOnlyError",
     "SCHEMA_VERSION",
     "STATUSES",
     "default_db_path",

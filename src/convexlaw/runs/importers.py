@@ -21,8 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from convexlaw.runs.record import Run
-from convexlaw.runs.store import RunNotFoundError, RunStore, RunStoreError, default_db_path
+from convexlaw.runs.store import (
+    RunNotFoundError,
+    RunStore,
+    RunStoreError,
+    RunStoreReadOnlyError,
+    default_db_path,
+)
 from convexlaw.runs.tables import (
     RunImportWarning,
     read_delimited,
@@ -37,6 +45,7 @@ __all__ = ["ImportReport", "RunImportError", "import_file", "import_files", "loa
            "run_from_wandb"]
 
 TABLE_EXTS = {".csv", ".tsv", ".txt"}
+FOLDER_EXTS = {".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq", ".json"}  # not .txt
 JSONL_EXTS = {".jsonl", ".ndjson"}
 PARQUET_EXTS = {".parquet", ".pq"}
 KNOWN_EXTS = TABLE_EXTS | JSONL_EXTS | PARQUET_EXTS | {".json"}
@@ -142,6 +151,23 @@ def _sniff(path: Path) -> str:
     return "table"
 
 
+def check_losses(runs: list[Run], where: str) -> list[Run]:
+    """Refuse negative training or held-out losses (a loss is ≥ 0: cross-entropy, squared
+    error); the laws and curve models take logs and ratios of them."""
+    for run in runs:
+        for kind in ("train", "val"):
+            if kind not in run.curves:
+                continue
+            steps, values = run.curves[kind]
+            neg = np.flatnonzero(values < 0)  # NaN compares False: diverged runs pass
+            if neg.size:
+                i = int(neg[0])
+                raise ValueError(f"{where}: {kind} loss {float(values[i])!r} at step "
+                                 f"{int(steps[i])} is negative; expected losses >= 0 "
+                                 f"({neg.size} negative value(s) in run {run.name!r})")
+    return runs
+
+
 def import_file(path: str | os.PathLike, **opts: Any) -> list[Run]:
     """Runs in one file (or TensorBoard folder), validated; ValueError on malformed input.
 
@@ -151,6 +177,10 @@ def import_file(path: str | os.PathLike, **opts: Any) -> list[Run]:
     ``val_tag`` (TensorBoard).
     """
     p = Path(path)
+    return check_losses(_import_file(p, opts), str(p))
+
+
+def _import_file(p: Path, opts: dict[str, Any]) -> list[Run]:
     if not p.exists():
         raise ValueError(f"{p}: no such file")
     if _is_tensorboard(p):
@@ -175,16 +205,37 @@ def import_file(path: str | os.PathLike, **opts: Any) -> list[Run]:
     return [run_from_table(read_delimited(p), **_table_opts(opts))]
 
 
+def expand_folder(folder: Path) -> list[Path]:
+    """The importable inputs of a folder that is not itself a TensorBoard log: its log
+    files (CSV/TSV, JSON, JSONL, Parquet; not .txt notes) and the TensorBoard logs below
+    it (``runs/exp1/events...``). ValueError naming what is there when nothing is."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        here = Path(root)
+        if here != folder and _is_tensorboard(here):
+            found.append(here)
+            dirs.clear()  # its own subfolders belong to it
+            continue
+        if here == folder:
+            found += sorted(here / f for f in files if Path(f).suffix.lower() in FOLDER_EXTS)
+    if not found:
+        seen = sorted(q.name + ("/" if q.is_dir() else "") for q in folder.iterdir())
+        listing = ", ".join(seen[:8]) + (" …" if len(seen) > 8 else "") if seen else "nothing"
+        raise ValueError(f"{folder}: a folder with no run logs in it (found: {listing}); "
+                         "expected CSV/TSV, JSONL, JSON or Parquet files, or TensorBoard "
+                         "event files (events.out.tfevents.*) in it or its subfolders")
+    return found
+
+
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files to import: folders expand to their importable files (TensorBoard folders stay)."""
+    """Files to import: folders expand to their importable files (TensorBoard folders stay).
+
+    A folder without any is an error (ValueError naming it), never an empty import."""
     out: list[Path] = []
     for item in items:
         p = Path(item)
-        if p.is_dir() and not _is_tensorboard(p):
-            out += sorted(q for q in p.iterdir() if q.is_file()
-                          and (q.suffix.lower() in KNOWN_EXTS or "tfevents" in q.name))
-        else:
-            out.append(p)
+        out += expand_folder(p) if p.is_dir() and not _is_tensorboard(p) else [p]
     return out
 
 
@@ -206,7 +257,12 @@ def import_files(paths: Sequence[str | os.PathLike], store: RunStore, **opts: An
     """Import files into ``store``: each file all-or-nothing (its runs in one transaction);
     a failing file is reported and the others still import."""
     report = ImportReport()
-    files = expand_paths(paths)
+    files: list[Path] = []
+    for p in map(Path, paths):
+        try:
+            files += expand_paths([p])
+        except ValueError as err:
+            report.failed[str(p)] = str(err)
     if opts.get("name") and len(files) > 1:
         raise ValueError(f"name={opts['name']!r} given for {len(files)} files; a name applies "
                          "to one file only")
@@ -216,6 +272,8 @@ def import_files(paths: Sequence[str | os.PathLike], store: RunStore, **opts: An
             try:
                 runs = import_file(p, **opts)
                 report.imported[str(p)] = store.put_many(runs)
+            except RunStoreReadOnlyError:
+                raise  # no file can be written: one error, not one per file
             except (ValueError, OSError, RunStoreError) as err:
                 report.failed[str(p)] = str(err)
             except Exception as err:  # a reader bug must not abort the other files

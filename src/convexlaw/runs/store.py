@@ -28,7 +28,8 @@ import numpy as np
 
 from convexlaw.runs.record import Run
 
-__all__ = ["SCHEMA_VERSION", "RunNotFoundError", "RunStore", "RunStoreError", "default_db_path"]
+__all__ = ["SCHEMA_VERSION", "RunNotFoundError", "RunStore", "RunStoreError",
+           "RunStoreReadOnlyError", "default_db_path"]
 
 SCHEMA_VERSION = 1
 
@@ -75,6 +76,25 @@ _RANGE = ("T", "peak_lr", "N", "final_loss", "n_points")  # <col>_min / <col>_ma
 
 class RunStoreError(RuntimeError):
     """The store file cannot be used (not a run store, newer schema, locked...)."""
+
+
+class RunStoreReadOnlyError(RunStoreError):
+    """The store can be read but not written (file or folder permissions, read-only disk)."""
+
+
+def _write_error(path: Path, err: sqlite3.Error) -> RunStoreError:
+    """A failed write as a message that says what to do about it."""
+    text = str(err)
+    if "readonly" in text or "read-only" in text:
+        return RunStoreReadOnlyError(
+            f"the run store {path} is read-only ({text}): nothing was written; make the file "
+            "and its folder writable, or give another --db")
+    if "locked" in text or "busy" in text:
+        return RunStoreError(f"the run store {path} is locked by another process ({text}); "
+                             "nothing was written; retry when it has finished")
+    if "full" in text:
+        return RunStoreError(f"the disk holding {path} is full ({text}); nothing was written")
+    return RunStoreError(f"cannot write to the run store {path}: {text}")
 
 
 class RunNotFoundError(KeyError):
@@ -159,7 +179,11 @@ class RunStore:
         conn = None
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as err:  # a read-only store can still be read
+                if "readonly" not in str(err):
+                    raise
             conn.execute("PRAGMA synchronous=FULL")
             self._init_schema(conn)
         except (sqlite3.DatabaseError, RunStoreError) as err:
@@ -188,7 +212,7 @@ class RunStore:
                     f"convexlaw supports ({SCHEMA_VERSION}); upgrade convexlaw to read it")
             if version == SCHEMA_VERSION:
                 return
-        with RunStore._Tx(conn) as c:
+        with RunStore._Tx(conn, self.path) as c:
             # statement by statement: executescript would commit outside our transaction
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
@@ -197,22 +221,33 @@ class RunStore:
                 c.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
 
     class _Tx:
-        def __init__(self, conn: sqlite3.Connection):
-            self.conn = conn
+        """One write transaction; SQLite's write errors become RunStoreError."""
+
+        def __init__(self, conn: sqlite3.Connection, path: Path):
+            self.conn, self.path = conn, path
 
         def __enter__(self) -> sqlite3.Connection:
             # IMMEDIATE takes the write lock up front: no lock upgrade, no deadlock
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as err:
+                raise _write_error(self.path, err) from None
             return self.conn
 
         def __exit__(self, exc_type, exc, tb) -> None:
             if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.OperationalError as err:
+                    self.conn.execute("ROLLBACK")
+                    raise _write_error(self.path, err) from None
+                return
+            self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise _write_error(self.path, exc) from None
 
     def _transaction(self) -> RunStore._Tx:
-        return RunStore._Tx(self._connect())
+        return RunStore._Tx(self._connect(), self.path)
 
     def close(self) -> None:
         """Close this thread's connection (it reopens on the next use)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 from convexlaw.runs.presets import mpl25m_preset, spec_error
 from convexlaw.runs.record import Run
 
-__all__ = ["RunImportWarning", "Table", "check_lrs", "read_delimited", "read_jsonl_rows",
+__all__ = ["Column", "RunImportWarning", "Table", "check_lrs", "read_delimited", "read_jsonl_rows",
            "read_parquet", "run_from_table"]
 
 
@@ -49,14 +50,84 @@ VAL_NAMES = ("val_loss", "val/loss", "valid_loss", "validation_loss", "eval_loss
 
 
 @dataclass
+class Column:
+    """One parsed column: float64 ``values`` (NaN where a cell is empty), ``present``
+    (a cell was given) and ``bad`` (index of the first cell that is not a number, or -1)."""
+
+    values: np.ndarray
+    present: np.ndarray
+    bad: int = -1
+
+    @property
+    def numeric(self) -> bool:
+        """The first non-empty cell is a number (a text column is not a curve)."""
+        first = np.flatnonzero(self.present)
+        return self.bad < 0 or (first.size > 0 and self.bad != int(first[0]))
+
+
+def _cell_number(cell: Any) -> float | None:
+    """A cell as a float; None when it is empty; ValueError when it is not a number."""
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return None
+    if isinstance(cell, bool):
+        raise ValueError(cell)
+    return float(cell)
+
+
+def _parse_cells(cells: list[Any]) -> Column:
+    """Parse raw cells; fast path for all-numeric columns, cell by cell otherwise."""
+    n = len(cells)
+    try:
+        if not all(isinstance(c, str) for c in cells) or any(not c for c in cells):
+            raise ValueError
+        values = np.array(cells, dtype=np.float64)
+        return Column(values, np.ones(n, dtype=bool))
+    except (ValueError, TypeError):
+        pass
+    values = np.full(n, np.nan)
+    present = np.zeros(n, dtype=bool)
+    bad = -1
+    for i, cell in enumerate(cells):
+        try:
+            x = _cell_number(cell)
+        except (TypeError, ValueError):
+            present[i] = True
+            bad = i if bad < 0 else bad
+            continue
+        if x is not None:
+            values[i], present[i] = x, True
+    return Column(values, present, bad)
+
+
+@dataclass
 class Table:
-    """Raw columns of one file: ``cols[name][i]`` came from ``where[i]`` (e.g. "line 7")."""
+    """Parsed columns of one file: ``cols[name].values[i]`` came from ``where(i)``
+    ("line 7", "row 3", "step 100"); ``raw(name, i)`` is the cell as written."""
 
     path: Path
     fmt: str
-    cols: dict[str, list[Any]]
-    where: list[str]
+    cols: dict[str, Column]
+    lines: np.ndarray | range
+    unit: str = "line"
     notes: list[str] = field(default_factory=list)
+    cells: dict[str, list[Any]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_cells(cls, path: Path, fmt: str, cells: dict[str, list[Any]],
+                   lines: Any, unit: str = "line") -> Table:
+        return cls(path, fmt, {k: _parse_cells(v) for k, v in cells.items()},
+                   np.asarray(lines, dtype=np.int64), unit, cells=cells)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def where(self, i: int) -> str:
+        return f"{self.unit} {int(self.lines[i])}"
+
+    def raw(self, col: str, i: int) -> Any:
+        if self.cells is not None:
+            return self.cells[col][i]
+        return _reread_cell(self.path, col, int(self.lines[i]))
 
     def find(self, names: tuple[str, ...]) -> str | None:
         lower = {c.lower(): c for c in self.cols}
@@ -64,39 +135,143 @@ class Table:
 
 
 # ---------------------------------------------------------------- readers
+CHUNK = 65536  # rows parsed at a time: memory stays ~ the parsed columns, not the text
+
+
+def _delimiter(first: str) -> str:
+    return "\t" if "\t" in first else (";" if ";" in first and "," not in first else ",")
+
+
+def _open_text(path: Path) -> Any:
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _reread_cell(path: Path, col: str, line: int) -> str:
+    """The cell of ``col`` on data line ``line`` (for error messages only)."""
+    with _open_text(path) as fh:
+        header: list[str] = []
+        delim = ","
+        for number, text in enumerate(fh, start=1):
+            if not header:
+                if text.strip():
+                    delim = _delimiter(text)
+                    header = [h.strip() for h in next(csv.reader([text], delimiter=delim))]
+            elif number == line:
+                return next(csv.reader([text], delimiter=delim))[header.index(col)].strip()
+    return "?"
+
+
 def read_delimited(path: Path) -> Table:
-    """CSV or TSV (delimiter sniffed: tab, comma or semicolon) with a header row."""
-    text = _read_text(path)
-    lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
-    delim = "\t" if "\t" in first else (";" if ";" in first and "," not in first else ",")
-    rows = list(csv.reader(lines, delimiter=delim))
-    header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
-    if header_at is None:
+    """CSV or TSV (delimiter sniffed: tab, comma or semicolon) with a header row.
+
+    Read in chunks of rows straight into float64 columns, so a 5-million-row log needs
+    about the memory of its numbers, not of its text.
+    """
+    try:
+        with _open_text(path) as fh:
+            return _read_delimited(path, fh)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text file ({err.reason} at byte {err.start})") from None
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a file (a last line without a newline counts), read in binary blocks."""
+    n, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 24):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _read_delimited(path: Path, fh: Any) -> Table:
+    header_line, first = next(((i, ln) for i, ln in enumerate(fh, start=1) if ln.strip()),
+                              (0, ""))
+    if not header_line:
         raise ValueError(f"{path}: empty file; expected a header row such as 'step,lr,loss' "
                          "and data rows")
-    header = [h.strip() for h in rows[header_at]]
+    delim = _delimiter(first)
+    raw_header = next(csv.reader([first], delimiter=delim))
+    header = [h.strip() for h in raw_header]
     if any(not h for h in header):
-        raise ValueError(f"{path}: line {header_at + 1}: empty column name in header "
-                         f"{rows[header_at]!r}")
+        raise ValueError(f"{path}: line {header_line}: empty column name in header "
+                         f"{raw_header!r}")
     dup = {h for h in header if header.count(h) > 1}
     if dup:
-        raise ValueError(f"{path}: line {header_at + 1}: column {sorted(dup)[0]!r} appears "
+        raise ValueError(f"{path}: line {header_line}: column {sorted(dup)[0]!r} appears "
                          "twice in the header")
-    cols: dict[str, list[Any]] = {h: [] for h in header}
-    where = []
-    for i, row in enumerate(rows[header_at + 1:], start=header_at + 2):
+    # the columns are allocated once, at their final size: no copies, no fragments
+    cap = max(_count_lines(path) - header_line, 0)
+    values = {h: np.empty(cap) for h in header}
+    present = {h: np.empty(cap, dtype=bool) for h in header}
+    lines = np.empty(cap, dtype=np.int64)
+    bad = dict.fromkeys(header, -1)
+    n = 0
+    chunk: list[str] = []
+    numbers: list[int] = []
+
+    def flush() -> None:
+        nonlocal n
+        if not chunk:
+            return
+        parsed, kept = _parse_chunk(path, chunk, numbers, header, delim)
+        m = len(kept)
+        for h, c in zip(header, parsed, strict=True):
+            if c.bad >= 0 and bad[h] < 0:
+                bad[h] = n + c.bad
+            values[h][n:n + m] = c.values
+            present[h][n:n + m] = c.present
+        lines[n:n + m] = kept
+        n += m
+        chunk.clear()
+        numbers.clear()
+
+    for line, text in enumerate(fh, start=header_line + 1):
+        if text.strip():
+            chunk.append(text)
+            numbers.append(line)
+            if len(chunk) >= CHUNK:
+                flush()
+    flush()
+    if not n:
+        raise ValueError(f"{path}: header {delim.join(header)!r} but no data rows")
+    cols = {h: Column(values[h][:n], present[h][:n], bad[h]) for h in header}
+    contiguous = lines[n - 1] - lines[0] == n - 1  # no blank lines: no array needed
+    where: Any = range(int(lines[0]), int(lines[0]) + n) if contiguous else lines[:n]
+    return Table(path, "tsv" if delim == "\t" else "csv", cols, where)
+
+
+def _parse_chunk(path: Path, chunk: list[str], numbers: list[int], header: list[str],
+                 delim: str) -> tuple[list[Column], list[int]]:
+    """Columns of a chunk of data lines and the lines kept (rows of blank cells are
+    skipped); numpy's parser when every cell is a number."""
+    n = len(chunk)
+    if not any('"' in t for t in chunk):
+        try:
+            block = np.loadtxt(chunk, delimiter=delim, dtype=np.float64, ndmin=2,
+                               comments=None)
+            if block.shape == (n, len(header)):
+                ok = np.ones(n, dtype=bool)
+                return [Column(block[:, j].copy(), ok) for j in range(len(header))], numbers
+        except ValueError:
+            pass  # empty cells, text or a ragged row: the careful path below says which
+    rows = list(csv.reader(chunk, delimiter=delim))
+    if len(rows) != n:
+        raise ValueError(f"{path}: a quoted field spans several lines (near line {numbers[0]});"
+                         " expected one row per line")
+    kept_rows, kept = [], []
+    for row, line in zip(rows, numbers, strict=True):
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):
-            raise ValueError(f"{path}: line {i}: {len(row)} fields, expected {len(header)} "
+            raise ValueError(f"{path}: line {line}: {len(row)} fields, expected {len(header)} "
                              f"({delim.join(header)!r})")
-        for h, c in zip(header, row, strict=True):
-            cols[h].append(c.strip())
-        where.append(f"line {i}")
-    if not where:
-        raise ValueError(f"{path}: header {delim.join(header)!r} but no data rows")
-    return Table(path, "tsv" if delim == "\t" else "csv", cols, where)
+        kept_rows.append(row)
+        kept.append(line)
+    if not kept_rows:
+        empty = Column(np.empty(0), np.empty(0, dtype=bool))
+        return [empty] * len(header), kept
+    return [_parse_cells([c.strip() for c in col]) for col in zip(*kept_rows, strict=True)], kept
 
 
 def read_jsonl_rows(path: Path, rows: list[tuple[int, dict]]) -> Table:
@@ -105,7 +280,7 @@ def read_jsonl_rows(path: Path, rows: list[tuple[int, dict]]) -> Table:
     for _, obj in rows:
         keys.update(dict.fromkeys(obj))
     cols = {k: [obj.get(k, "") for _, obj in rows] for k in keys}
-    return Table(path, "jsonl", cols, [f"line {i}" for i, _ in rows])
+    return Table.from_cells(path, "jsonl", cols, [i for i, _ in rows])
 
 
 def read_parquet(path: Path) -> Table:
@@ -122,48 +297,39 @@ def read_parquet(path: Path) -> Table:
     if n == 0:
         raise ValueError(f"{path}: empty Parquet table; expected rows with step, lr, loss")
     cols = {k: ["" if v is None else v for v in vals] for k, vals in data.items()}
-    return Table(path, "parquet", cols, [f"row {i + 1}" for i in range(n)])
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not a text file ({err.reason} at byte {err.start})") from None
+    return Table.from_cells(path, "parquet", cols, np.arange(1, n + 1), unit="row")
 
 
 # ---------------------------------------------------------------- cells -> arrays
 def _numbers(t: Table, col: str, *, required: bool, what: str
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Parse a column: (values, present). Empty cells are absent (an error if ``required``);
-    a present NaN stays NaN, so callers can tell "not logged" from "logged NaN"."""
-    out = np.full(len(t.where), np.nan)
-    present = np.zeros(len(t.where), dtype=bool)
-    for i, cell in enumerate(t.cols[col]):
-        if cell is None or (isinstance(cell, str) and cell.strip() == ""):
-            if required:
-                raise ValueError(f"{t.path}: {t.where[i]}: empty {col!r}; expected {what}")
-            continue
-        try:
-            if isinstance(cell, bool):
-                raise TypeError
-            out[i] = float(cell)
-        except (TypeError, ValueError):
-            raise ValueError(f"{t.path}: {t.where[i]}, column {col!r}: {cell!r} is not a number;"
-                             f" expected {what}") from None
-        present[i] = True
-    return out, present
+    """A column's (values, present). A cell that is not a number is an error, and so is an
+    empty one if ``required``; a present NaN stays NaN, so callers can tell "not logged"
+    from "logged NaN"."""
+    c = t.cols[col]
+    if c.bad >= 0:
+        raise ValueError(f"{t.path}: {t.where(c.bad)}, column {col!r}: {t.raw(col, c.bad)!r} "
+                         f"is not a number; expected {what}")
+    if required and not c.present.all():
+        i = int(np.flatnonzero(~c.present)[0])
+        raise ValueError(f"{t.path}: {t.where(i)}: empty {col!r}; expected {what}")
+    return c.values, c.present.copy()
 
 
 def check_lrs(f: np.ndarray, idx: np.ndarray, logged: np.ndarray, rtol: float, where: str,
-              rows: list[str], desc: str) -> float:
-    """Compare rebuilt LRs ``f[idx]`` with logged ones; raise if worse than ``rtol``."""
+              rows: Sequence[str] | Callable[[int], str], desc: str) -> float:
+    """Compare rebuilt LRs ``f[idx]`` with logged ones; raise if worse than ``rtol``.
+
+    ``rows[i]`` (or ``rows(i)``) names where logged value ``i`` came from."""
+    def row(i: int) -> str:
+        return rows(i) if callable(rows) else rows[i]
+
     if idx.size == 0:
         return 0.0
     out = np.flatnonzero((idx < 0) | (idx >= f.size))
     if out.size:
         i = int(out[0])
-        raise ValueError(f"{where}: {rows[i]}: a learning rate is logged beyond the run's "
+        raise ValueError(f"{where}: {row(i)}: a learning rate is logged beyond the run's "
                          f"{f.size - 1} steps; expected steps within the schedule ({desc})")
     a, b = f[idx], logged
     den = np.maximum(np.abs(a), np.abs(b))
@@ -173,7 +339,7 @@ def check_lrs(f: np.ndarray, idx: np.ndarray, logged: np.ndarray, rtol: float, w
     if not err <= rtol:
         raise ValueError(
             f"{where}: the rebuilt learning rates do not match the logged ones: max relative "
-            f"error {err:.3g} at {rows[i]} (logged {b[i]:.9g}, rebuilt {a[i]:.9g}) over "
+            f"error {err:.3g} at {row(i)} (logged {b[i]:.9g}, rebuilt {a[i]:.9g}) over "
             f"{idx.size} logged values; expected <= {rtol:g}. Schedule: {desc}")
     return err
 
@@ -193,14 +359,15 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
                          | ~np.isfinite(raw_steps))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"{src}: {t.where[i]}, column {step_col!r}: {t.cols[step_col][i]!r} "
+        raise ValueError(f"{src}: {t.where(i)}, column {step_col!r}: {t.raw(step_col, i)!r} "
                          "is not a step; expected an integer >= 0")
     st = raw_steps.astype(np.int64)
-    d = np.diff(st)
-    if (d <= 0).any():
-        i = int(np.flatnonzero(d <= 0)[0]) + 1
-        raise ValueError(f"{src}: {t.where[i]}: step {st[i]} does not follow step {st[i - 1]} "
-                         f"({t.where[i - 1]}); expected strictly increasing steps")
+    del bad
+    # a big log holds each column once: temporaries are dropped as soon as they are used
+    if (np.diff(st) <= 0).any():
+        i = int(np.flatnonzero(np.diff(st) <= 0)[0]) + 1
+        raise ValueError(f"{src}: {t.where(i)}: step {st[i]} does not follow step {st[i - 1]} "
+                         f"({t.where(i - 1)}); expected strictly increasing steps")
     diverged = status == "diverged"
     lr_col = t.find(LR_NAMES)
     kinds: dict[str, str] = {}
@@ -215,10 +382,7 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
     for col in t.cols:
         if col in used:
             continue
-        first = next((v for v in t.cols[col] if v not in ("", None)), None)
-        try:
-            float(first)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        if not t.cols[col].numeric:
             t.notes.append(f"column {col!r} ignored (not numeric)")
             continue
         kinds[col] = col
@@ -231,15 +395,18 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         nonfinite = np.flatnonzero(keep & ~np.isfinite(v))
         if nonfinite.size and is_loss and not diverged:
             i = int(nonfinite[0])
-            raise ValueError(f"{src}: {t.where[i]}, column {col!r}: {t.cols[col][i]!r} is not a "
+            raise ValueError(f"{src}: {t.where(i)}, column {col!r}: {t.raw(col, i)!r} is not a "
                              "finite loss; expected finite losses (import it with "
                              "status='diverged' / --diverged to keep a run that blew up)")
         zero = keep & (st == 0)
         if zero.any():
             tags[f"initial_{kind}"] = float(v[zero][0])
         keep &= st > 0
-        if keep.any():
+        if keep.all():  # a dense log: no copies
+            curves[kind] = (st, v)
+        elif keep.any():
             curves[kind] = (st[keep], v[keep])
+        del keep
     if not any(k in curves for k in ("train", "val")):
         raise ValueError(f"{src}: no loss values at steps >= 1 in column(s) "
                          f"{', '.join(kinds[k] for k in ('train', 'val') if k in kinds)}")
@@ -250,10 +417,11 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         bad = np.flatnonzero(has & (~np.isfinite(lv) | (lv < 0)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"{src}: {t.where[i]}, column {lr_col!r}: {t.cols[lr_col][i]!r} is "
+            raise ValueError(f"{src}: {t.where(i)}, column {lr_col!r}: {t.raw(lr_col, i)!r} is "
                              "not a learning rate; expected a finite number >= 0")
         lr_rows = np.flatnonzero(has)
-        lr_vals = lv[lr_rows]
+        lr_vals = lv if lr_rows.size == lv.size else lv[lr_rows]
+        del has
 
     # the run lasted at least to its last logged row (an lr-only row counts: an export
     # writes every step's lr, the losses only where measured)
@@ -280,7 +448,7 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
             raise ValueError(f"{src}: steps = {steps} contradicts the preset's T = {T}")
         idx = st[lr_rows] if lr_rows is not None else np.array([], int)
         try:
-            err = check_lrs(pre.f, idx, lr_vals, lr_rtol, src, [t.where[i] for i in lr_rows],
+            err = check_lrs(pre.f, idx, lr_vals, lr_rtol, src, lambda k: t.where(lr_rows[k]),
                             pre.description)
         except ValueError as e:
             raise ValueError(f"{e} (the file name matches a Multi-Power-Law 25M run; import "
@@ -300,7 +468,8 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         if T < last:
             raise ValueError(f"{src}: a row is logged at step {last}, beyond steps = T = {T}")
         if lr_rows is not None:
-            idx = st[lr_rows] - 1 + shift
+            idx = st[lr_rows]
+            idx -= 1 - shift
             inside = (idx >= 0) & (idx < T)
         if schedule is not None:
             from convexlaw.schedules import schedule as build
@@ -320,7 +489,7 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
                 f = np.append(lrs, lrs[-1])
                 source["lr_check_max_rel_err"] = check_lrs(
                     f, idx[inside], lr_vals[inside], lr_rtol, src,
-                    [t.where[i] for i in lr_rows[inside]],
+                    lambda k: t.where(lr_rows[inside][k]),
                     f"{schedule!r} over T = {T} steps, peak {peak:g}, lr logged as '{lr_logged}'")
                 source["lr_checked_values"] = int(inside.sum())
         elif lr_rows is None or not inside.any():
@@ -328,7 +497,8 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
                              "expected a learning-rate column, or a schedule spec with steps "
                              "and peak (--schedule SPEC --steps T --peak P)")
         else:
-            idx_in, vals = idx[inside], lr_vals[inside]
+            idx_in, vals = (idx, lr_vals) if inside.all() else (idx[inside], lr_vals[inside])
+            del idx
             if idx_in.size == T:
                 lrs = np.empty(T)
                 lrs[idx_in] = vals

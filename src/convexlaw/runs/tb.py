@@ -82,7 +82,9 @@ def read_tensorboard(path: Path, loss_tag: str | None = None, lr_tag: str | None
     for col, d in chosen.items():
         cols[col] = [d.get(s, "") for s in steps]
     notes = ["tensorboard tags: " + ", ".join(f"{c}={t}" for c, t in tags.items() if t)]
-    return Table(path, "tensorboard", cols, [f"step {s}" for s in steps], notes)
+    t = Table.from_cells(path, "tensorboard", cols, steps, unit="step")
+    t.notes += notes
+    return t
 
 
 def _mean_by_step(points: list[tuple[int, float]]) -> dict[int, float]:

@@ -209,7 +209,10 @@ def csv(n: int, path: str = "", column: str = "lr") -> np.ndarray:
 )
 def warmup(n: int, base: Callable[[int], np.ndarray], steps: float = 0.0, start: float = 0.0,
            shape: str = "linear") -> np.ndarray:
-    w = min(_steps_of(steps, n), n)
+    w = _steps_of(steps, n)
+    if w > n:  # cutting it would silently give another schedule
+        raise SpecError(f"warmup({steps:g}) is longer than the run ({n} steps); expected a "
+                        f"warm-up of at most {n} steps (or a fraction below 1)")
     x = np.arange(w) / max(w, 1)
     ramp = x if shape == "linear" else 0.5 * (1.0 - np.cos(np.pi * x))
     return np.concatenate([start + (1.0 - start) * ramp, base(n - w)])

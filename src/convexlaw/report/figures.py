@@ -1,10 +1,14 @@
 """Figures for plans and the demo (matplotlib, Agg backend; each writes one PNG).
 
-- ``plot_plan``: final loss against peak LR at every pilot horizon (points: pilots;
-  lines: the chosen law) and at the target (the law's curve with its bootstrap band, the
-  literal law dashed, the recommended η* with its interval, measured target runs if any).
-- ``plot_curves``: the predicted loss curve of the planned run (and the measured one).
+- ``plot_plan``: final loss against peak LR at every pilot horizon (filled points: pilots
+  used in the fits; hollow: left out, their loss beyond the window; lines: the chosen law)
+  and at the target (the law's curve with its bootstrap band, the literal law dashed, the
+  recommended η* with its interval, measured target runs if any).
+- ``plot_curves``: the predicted loss curve of the planned run (and the measured one); the
+  star is THE predicted final loss, the curve model's own end is labelled as such.
 - ``plot_optimum``: η* against T — measured per horizon and the laws' η*(T).
+
+Legends sit outside the axes, to the right, so that they never cover data.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ def _err(point: float, interval: Sequence[float]) -> list[list[float]]:
     below = point - lo if np.isfinite(lo) else 0.0
     above = hi - point if np.isfinite(hi) else 0.0
     return [[max(below, 0.0)], [max(above, 0.0)]]
+
+
+def _legend_outside(ax, fontsize: int = 8) -> None:
+    """The legend to the right of the axes (``_save`` crops to include it)."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0, frameon=False)
 
 
 def _pilot_table(plan: Plan) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -105,7 +115,11 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
     ax.set_ylabel("final loss")
     ax.set_title(title or f"Loss vs peak LR: pilots and the plan for T = {T}")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.scatter([], [], color="0.3", label="filled: pilot used in the fits")
+    ax.scatter([], [], facecolors="none", edgecolors="0.3",
+               label="hollow: pilot left out of the fits (final loss beyond the\nwindow "
+                     "around the best at its horizon: the blow-up edge)")
+    _legend_outside(ax, 7)
     return _save(fig, path)
 
 
@@ -122,18 +136,24 @@ def plot_curves(plan: Plan, path: str | Path, measured: Any = None,
     if measured is not None:
         s, v = measured.curve(kind)
         ax.plot(s, v, color="k", lw=1.2, label=f"measured at η = {measured.peak_lr:.3g}")
+    source = "the law" if plan.loss_source == "law" else "the curve model"
     if plan.curve is not None:
+        end = plan.curve["final"]
+        note = ("its end is the prediction" if plan.loss_source == "curve" else
+                f"ends at {end:.4g}: not the prediction, the law predicts better here")
         ax.plot(plan.curve["steps"], plan.curve["loss"], color="tab:red", lw=2,
-                label=f"predicted ({plan.curve['model']})")
+                label=f"predicted curve ({plan.curve['model']}; {note})")
     ax.errorbar([plan.steps], [plan.loss_star],
                 yerr=_err(plan.loss_star, plan.loss_interval),
-                fmt="*", color="tab:red", ms=12, label=f"predicted final ({plan.loss_source})")
+                fmt="*", color="tab:red", ms=12,
+                label=f"THE prediction: final loss {plan.loss_star:.4g} (from {source}, "
+                      f"{100 * plan.level:.0f} % interval)")
     _log_axes(ax)
     ax.set_xlabel("step t")
     ax.set_ylabel("loss")
     ax.set_title(f"Planned run: T = {plan.steps}, {plan.schedule}, η = {plan.eta_star:.3g}")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return _save(fig, path)
 
 
@@ -162,5 +182,5 @@ def plot_optimum(plan: Plan, path: str | Path,
     ax.set_ylabel("optimal peak LR η*")
     ax.set_title("Optimal peak LR against horizon (literal bound: η* ∝ T^−1/2)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return _save(fig, path)

@@ -117,7 +117,8 @@ def _select(runs: Sequence[Any], size: float | None, window: float, kind: str | 
     if sized and size is None:
         raise PlanError(f"the pilots span {len(Ns)} model sizes (N = "
                         f"{', '.join(f'{n:.4g}' for n in Ns)}): give the target --size")
-    rows, groups = [], {}
+    rows: list[dict[str, Any]] = []
+    groups: dict[Any, list] = {}
     for r in runs:
         peak = float(r.peak_lr) if r.peak_lr else float(np.max(r.lrs))
         fin = _final(r, kind) if r.status == "finished" else math.inf
@@ -266,7 +267,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
                             f"pilots: {err}") from None
     laws = {r["variant"]: r["law"] for r in cmp_rows}
     law = laws[chosen]
-    N = float(size) if sized else None
+    N = float(size) if sized and size is not None else None
     fc = law.forecast(float(steps), N=N, shape=schedule)
     literal = laws.get("literal") or (SizeLaw if sized else HorizonLaw)(
         n_boot=n_boot, random_state=random_state).fit(data)
@@ -290,6 +291,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         at = np.unique(np.round(np.geomspace(1, steps, CURVE_POINTS)).astype(np.int64))
         lrs = eta * shape
         pred = curve_fit.predict(lrs, at, peak=eta)
+        assert data.peak is not None  # every pilot has a peak
         grid = np.geomspace(data.peak.min() / 8, data.peak.max() * 8, 97)
         finals = np.array([curve_fit.predict(g * shape, [steps], peak=g)[0] for g in grid])
         k = int(np.nanargmin(finals))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -167,7 +167,7 @@ class Law:
                 "level": self.level, "random_state": self.random_state,
                 "n_starts": self.n_starts}
 
-    def fit(self, data: LawData, idx: np.ndarray | None = None) -> Law:
+    def fit(self, data: LawData, idx: np.ndarray | None = None) -> Self:
         """Fit to ``data`` (optionally only the points ``idx``); returns self."""
         self.flags_ = variant_flags(self.variant)
         if not 0 < self.level < 1:

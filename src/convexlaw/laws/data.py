@@ -46,7 +46,8 @@ def _profile(n: int, a: float) -> np.ndarray | None:
     return (np.arange(1, n + 1) / _G_REF) ** a
 
 
-def shape_constants(shape: np.ndarray, at: np.ndarray, a_grid: Sequence[float] | None = None
+def shape_constants(shape: np.ndarray, at: np.ndarray,
+                    a_grid: Sequence[float] | np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """X_t and log Y_t of a shape at the 1-based steps ``at``.
 
@@ -204,7 +205,9 @@ class LawData:
         if shape is None:
             raise ValueError("this law was fitted on schedule shapes: give the target "
                              "schedule (a spec such as 'cosine' or per-step multipliers)")
-        shapes, steps, specs = [], [], []
+        shapes: list[np.ndarray] = []
+        steps: list[float] = []
+        specs: list[str | None] = []
         at_arr = None if at is None else np.broadcast_to(np.asarray(at), (n,))
         for i, t in enumerate(T):
             if isinstance(shape, str):
@@ -248,7 +251,7 @@ class LawData:
         """log y(a): the gradient constant per unit G² at peak 1, profile (t/t_ref)^a."""
         if self.mode == "table":
             return 2.0 * a * np.log(self.T / t_ref)
-        if np.ndim(a) == 0 and a == 0:
+        if np.ndim(a) == 0 and a == 0 and self._logy0 is not None:
             return self._logy0 - 0.0
         if self._spline is None:
             grid = np.empty((A_GRID.size, self.n))

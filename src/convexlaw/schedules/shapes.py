@@ -6,7 +6,7 @@ Durations below 1 are fractions of the run, from 1 on step counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +89,7 @@ def wsd(n: int, cooldown: float = 0.2, shape: str = "linear", final: float = 0.0
     Param("milestones", [0.5, 0.75], "list", 0.0, None, help="where to decay"),
     Param("factor", 0.1, "float", 0.0, 1.0, help="multiplier per milestone"),
 )
-def step(n: int, milestones: list[float] = (0.5, 0.75), factor: float = 0.1) -> np.ndarray:
+def step(n: int, milestones: Sequence[float] = (0.5, 0.75), factor: float = 0.1) -> np.ndarray:
     ms = np.sort([_steps_of(m, n) for m in milestones])
     k = np.searchsorted(ms, np.arange(n), side="right")
     return factor ** k.astype(np.float64)
@@ -177,7 +177,7 @@ def restarts(n: int, cycles: int = 4, mult: float = 1.0, final: float = 0.0) -> 
     Param("values", [1.0, 0.1], "list", 0.0, None, help="multipliers, one per piece"),
     Param("bounds", [0.5], "list", 0.0, None, help="starts of pieces 2…"),
 )
-def piecewise(n: int, values: list[float] = (1.0, 0.1), bounds: list[float] = (0.5,)
+def piecewise(n: int, values: Sequence[float] = (1.0, 0.1), bounds: Sequence[float] = (0.5,)
               ) -> np.ndarray:
     if len(values) != len(bounds) + 1:
         raise SpecError(f"in 'piecewise': {len(values)} values need {len(values) - 1} bounds, "

@@ -1,18 +1,30 @@
-"""MkDocs hook: run the examples that make the site's figures and tables before a build.
+"""MkDocs hooks: run the examples that make the site's figures and tables before a build,
+and keep the formulas written in plain text (README style) from turning into emphasis.
 
 Each entry of ``EXAMPLES`` is a script in ``examples/`` called as
 ``python SCRIPT --out docs/generated``; pages include its PNGs and Markdown snippets, so
 nothing on the site is a file kept by hand. A failing example fails the build.
+
+The README and the pages write formulas in Unicode — η*_peak, Ω*_T, L̂_t — which GitHub
+shows as typed but Python-Markdown reads as emphasis (two such stars in a paragraph make
+an italic run, an underscore after a non-word character opens one). ``PlainFormulas``
+escapes, after the snippets are included and the code blocks set aside, every underscore
+of the text and each star that follows a one-letter symbol (η*, L*, r*) or ``_ref``.
+Inline code, link targets and indented code blocks are left alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from markdown import Extension
+from markdown.preprocessors import Preprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "generated"
@@ -32,3 +44,48 @@ def on_pre_build(config, **kwargs) -> None:  # noqa: ARG001 (mkdocs hook signatu
             raise SystemExit(f"docs: example {name} failed (exit {done.returncode}):\n"
                              f"{done.stderr.strip()[-2000:]}")
         log.info("example %s ran in %.1f s", name, time.perf_counter() - t0)
+
+
+# inline code spans and link targets: kept as written
+_KEEP = re.compile(r"(`+).+?(?<!`)\1(?!`)|\]\([^)]*\)")
+
+
+def _escape_text(text: str) -> str:
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "_":
+            ch = "\\_"
+        elif ch == "*" and "*" not in text[i - 1:i] + text[i + 1:i + 2] and i > 0:
+            one_letter = text[i - 1].isalpha() and not (i > 1 and text[i - 2].isalpha())
+            if one_letter or text[max(0, i - 4):i] == "_ref":
+                ch = "\\*"
+        out.append(ch)
+    return "".join(out)
+
+
+def plain_formulas(line: str) -> str:
+    """Escape formula underscores and stars of one Markdown line (see the module doc)."""
+    if line.startswith("    ") or line.lstrip().startswith("<!--"):
+        return line
+    parts, last = [], 0
+    for m in _KEEP.finditer(line):
+        parts += [_escape_text(line[last:m.start()]), m.group(0)]
+        last = m.end()
+    parts.append(_escape_text(line[last:]))
+    return "".join(parts)
+
+
+class _PlainFormulas(Preprocessor):
+    def run(self, lines: list[str]) -> list[str]:
+        return [plain_formulas(line) for line in lines]
+
+
+class PlainFormulas(Extension):
+    def extendMarkdown(self, md) -> None:  # noqa: N802 (Python-Markdown's name)
+        # after pymdownx.snippets (32) and the fenced-code stash (25)
+        md.preprocessors.register(_PlainFormulas(md), "plain_formulas", 24)
+
+
+def on_config(config, **kwargs):  # noqa: ARG001 (mkdocs hook signature)
+    config.markdown_extensions.append(PlainFormulas())
+    return config

@@ -46,38 +46,44 @@ def on_pre_build(config, **kwargs) -> None:  # noqa: ARG001 (mkdocs hook signatu
         log.info("example %s ran in %.1f s", name, time.perf_counter() - t0)
 
 
-# inline code spans and link targets: kept as written
-_KEEP = re.compile(r"(`+).+?(?<!`)\1(?!`)|\]\([^)]*\)")
+# kept as written: inline code spans (within a paragraph, possibly across lines), link
+# targets, indented code lines and HTML comments
+_KEEP = re.compile(r"(`+)(?:(?!\n[ \t]*\n)[\s\S])+?(?<!`)\1(?!`)|\]\([^)]*\)"
+                   r"|^(?: {4}|\t).*$|<!--[\s\S]*?-->", re.MULTILINE)
 
 
 def _escape_text(text: str) -> str:
     out = []
+    emphasis = False  # inside *...*: its closing star stays a star
     for i, ch in enumerate(text):
+        prev, nxt = text[i - 1:i], text[i + 1:i + 2]
         if ch == "_":
             ch = "\\_"
-        elif ch == "*" and "*" not in text[i - 1:i] + text[i + 1:i + 2] and i > 0:
-            one_letter = text[i - 1].isalpha() and not (i > 1 and text[i - 2].isalpha())
-            if one_letter or text[max(0, i - 4):i] == "_ref":
+        elif ch == "*" and "*" not in prev + nxt:
+            if not prev.isalnum() and nxt.strip():  # opens emphasis
+                emphasis = True
+            elif emphasis:
+                emphasis = False
+            elif prev.isalpha() and not text[i - 2:i - 1].isalpha() or \
+                    text[max(0, i - 4):i] == "_ref":  # η*, L*, r*, η_ref*
                 ch = "\\*"
         out.append(ch)
     return "".join(out)
 
 
-def plain_formulas(line: str) -> str:
-    """Escape formula underscores and stars of one Markdown line (see the module doc)."""
-    if line.startswith("    ") or line.lstrip().startswith("<!--"):
-        return line
+def plain_formulas(text: str) -> str:
+    """Escape formula underscores and stars of Markdown text (see the module doc)."""
     parts, last = [], 0
-    for m in _KEEP.finditer(line):
-        parts += [_escape_text(line[last:m.start()]), m.group(0)]
+    for m in _KEEP.finditer(text):
+        parts += [_escape_text(text[last:m.start()]), m.group(0)]
         last = m.end()
-    parts.append(_escape_text(line[last:]))
+    parts.append(_escape_text(text[last:]))
     return "".join(parts)
 
 
 class _PlainFormulas(Preprocessor):
     def run(self, lines: list[str]) -> list[str]:
-        return [plain_formulas(line) for line in lines]
+        return plain_formulas("\n".join(lines)).split("\n")
 
 
 class PlainFormulas(Extension):

@@ -102,11 +102,13 @@ def exponential(n: int, final: float = 0.01) -> np.ndarray:
     return final ** _progress(n)
 
 
+# the contributing page shows this schedule as the recipe: --8<-- [start:poly]
 @register("poly", "m(s) = final + (1 − final)·(1 − s/n)^power", "polynomial decay",
            Param("power", 2.0, "float", 0.0, None, help="exponent p"), _FINAL,
            aliases=("polynomial",))
 def poly(n: int, power: float = 2.0, final: float = 0.0) -> np.ndarray:
     return final + (1.0 - final) * (1.0 - _progress(n)) ** power
+# --8<-- [end:poly]
 
 
 @register(

@@ -161,6 +161,11 @@ class Law:
     def _restore(self, d: dict[str, Any]) -> None:
         """Subclass state beyond the common fields, from ``to_dict`` output."""
 
+    def forecast(self, T: float, N: float | None = None, peak: float | None = None,
+                 shape: Any = None, at: Any = None) -> dict[str, Any]:
+        """η*, L* and their intervals at horizon T (each law family defines it)."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- fit
     def _hyper(self) -> dict[str, Any]:
         return {"variant": self.variant, "delta": self.delta, "n_boot": self.n_boot,

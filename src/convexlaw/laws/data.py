@@ -123,20 +123,23 @@ class LawData:
             L = np.atleast_1d(np.asarray(loss, dtype=np.float64)).ravel()
             bad = ~np.isfinite(L)
             if bad.any():
-                cols = [np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
-                        if v is not None else None for v in (T, peak, N)]
+                cols: list[np.ndarray | None] = [
+                    np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
+                    if v is not None else None for v in (T, peak, N)]
                 if any(c is not None and c.size != L.size for c in cols):
                     raise ValueError(f"{source}: T, loss, peak_lr and N must have one value "
                                      "per row")
-                for i in np.flatnonzero(bad):
+                T0 = cols[0]
+                assert T0 is not None  # T is required
+                for i in np.flatnonzero(bad).tolist():
                     left.append({"name": str(i) if group is None else str(group[i]),
-                                 "T": float(cols[0][i]),
+                                 "T": float(T0[i]),
                                  "peak": None if cols[1] is None else float(cols[1][i]),
                                  "N": None if cols[2] is None else float(cols[2][i]),
                                  "reason": "diverged (non-finite loss)"})
                 if bad.all():
                     raise ValueError(f"{source}: every row diverged (no finite loss)")
-                T, loss = cols[0][~bad], L[~bad]
+                T, loss = T0[~bad], L[~bad]
                 peak = None if cols[1] is None else cols[1][~bad]
                 N = None if cols[2] is None else cols[2][~bad]
                 group = None if group is None else [g for g, b in zip(group, bad, strict=True)

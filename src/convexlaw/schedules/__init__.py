@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convexlaw.schedules.chunks import evaluate
 from convexlaw.schedules.shapes import as_lrs, resample
 from convexlaw.schedules.spec import REGISTRY, ScheduleDef, SpecError, Term, parse
 
@@ -43,6 +44,7 @@ __all__ = [
     "parse",
     "schedule",
     "shape",
+    "shaper",
 ]
 
 
@@ -61,24 +63,35 @@ def shape(spec: str | ArrayLike, steps: int) -> np.ndarray:
     n = _check_steps(steps)
     if not isinstance(spec, str):
         return resample(as_lrs(spec, "schedule array"), n, "schedule array")
+    return shaper(spec)(n)
+
+
+def shaper(spec: str) -> Callable[..., np.ndarray]:
+    """``spec`` parsed and validated once: the returned function gives ``shape(spec, n)``
+    for any n (for callers that need one schedule at many lengths, like the exam), written
+    into ``out`` if given (``chunks.evaluate``).
+
+    >>> shaper("linear")(4).tolist()
+    [1.0, 0.75, 0.5, 0.25]
+    """
     terms = parse(spec)
-    base_def = REGISTRY[terms[0].name]
+    fn = _bind(REGISTRY[terms[0].name].fn, terms[0].kwargs)
+    for t in terms[1:]:  # each modifier wraps what is inside it, base first
+        fn = _bind_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
 
-    def base(k: int) -> np.ndarray:
-        return base_def.fn(k, **terms[0].kwargs) if k > 0 else np.empty(0)
+    def at(steps: int, out: np.ndarray | None = None) -> np.ndarray:
+        n = _check_steps(steps)
+        return evaluate(lambda s: fn(s, n), n, out=out)
 
-    fn = base
-    for t in terms[1:]:
-        fn = _wrap_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
-    m = fn(n)
-    top = m.max() if len(m) else 0.0
-    if top > 0 and top != 1.0:  # dividing by 1 changes nothing: skip the pass
-        m = m / top
-    return m
+    return at
 
 
-def _wrap_modifier(mod, inner, kwargs):
-    return lambda k: mod(k, inner, **kwargs)
+def _bind(fn, kwargs):
+    return lambda s, n: fn(s, n, **kwargs)
+
+
+def _bind_modifier(mod, inner, kwargs):
+    return lambda s, n: mod(s, n, inner, **kwargs)
 
 
 def schedule(spec: str | ArrayLike, steps: int, peak: float = 1.0) -> np.ndarray:

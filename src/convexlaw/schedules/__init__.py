@@ -24,13 +24,13 @@ array([0.    , 0.05  , 0.1   , 0.0854, 0.05  , 0.0146])
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convexlaw.schedules.chunks import evaluate
+from convexlaw.schedules.chunks import evaluate, reversed_chunks
 from convexlaw.schedules.shapes import as_lrs, resample
 from convexlaw.schedules.spec import REGISTRY, ScheduleDef, SpecError, Term, parse
 
@@ -44,7 +44,7 @@ __all__ = [
     "parse",
     "schedule",
     "shape",
-    "shaper",
+    "Shaper",
 ]
 
 
@@ -63,27 +63,34 @@ def shape(spec: str | ArrayLike, steps: int) -> np.ndarray:
     n = _check_steps(steps)
     if not isinstance(spec, str):
         return resample(as_lrs(spec, "schedule array"), n, "schedule array")
-    return shaper(spec)(n)
+    return Shaper(spec)(n)
 
 
-def shaper(spec: str) -> Callable[..., np.ndarray]:
-    """``spec`` parsed and validated once: the returned function gives ``shape(spec, n)``
-    for any n (for callers that need one schedule at many lengths, like the exam), written
-    into ``out`` if given (``chunks.evaluate``).
+class Shaper:
+    """``spec`` parsed and validated once; then ``Shaper(spec)(n)`` is ``shape(spec, n)``
+    for any n (for callers that need one schedule at many lengths, like the exam).
 
-    >>> shaper("linear")(4).tolist()
+    >>> Shaper("linear")(4).tolist()
     [1.0, 0.75, 0.5, 0.25]
     """
-    terms = parse(spec)
-    fn = _bind(REGISTRY[terms[0].name].fn, terms[0].kwargs)
-    for t in terms[1:]:  # each modifier wraps what is inside it, base first
-        fn = _bind_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
 
-    def at(steps: int, out: np.ndarray | None = None) -> np.ndarray:
+    def __init__(self, spec: str) -> None:
+        terms = parse(spec)
+        fn = _bind(REGISTRY[terms[0].name].fn, terms[0].kwargs)
+        for t in terms[1:]:  # each modifier wraps what is inside it, base first
+            fn = _bind_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
+        self.spec, self._fn = spec, fn
+
+    def __call__(self, steps: int) -> np.ndarray:
         n = _check_steps(steps)
-        return evaluate(lambda s: fn(s, n), n, out=out)
+        return evaluate(lambda s: self._fn(s, n), n)
 
-    return at
+    def reversed_chunks(self, steps: int) -> Iterator[np.ndarray]:
+        """The multipliers chunk by chunk, the last chunk first, NOT divided by their
+        maximum (that needs all of them; it is 1 for the built-in shapes, but a caller
+        must check): see ``chunks.reversed_chunks``."""
+        n = _check_steps(steps)
+        return reversed_chunks(lambda s: self._fn(s, n), n)
 
 
 def _bind(fn, kwargs):

@@ -8,20 +8,26 @@ evaluation). Chunks of 2¹⁵ steps keep every temporary of a formula in the L2 
 same formula over a whole array of 10⁷ steps writes a fresh 80 MB temporary per
 operation, whose page faults cost as much as the arithmetic. Long runs are split in
 stripes, one per thread: numpy releases the GIL inside each operation.
+
+``reversed_chunks`` hands the chunks out one by one, the last first, for a consumer that
+needs them in that order and never the whole array (the one-step bound of the exam).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "reversed_chunks"]
 
 CHUNK = 1 << 15  # steps per chunk (a float64 temporary of 256 KiB)
 THREADED = 1 << 18  # from this many steps, one stripe per thread
+GROUP = 4  # chunks per task handed to the pool by reversed_chunks (fewer hand-offs)
+AHEAD = 2  # groups the pool makes ahead of the consumer
 WORKERS = min(2, len(os.sched_getaffinity(0)))
 
 _POOL: list[ThreadPoolExecutor] = []
@@ -40,21 +46,18 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def evaluate(fn: Callable[[np.ndarray], np.ndarray], n: int, workers: int | None = None,
-             out: np.ndarray | None = None) -> np.ndarray:
+def evaluate(fn: Callable[[np.ndarray], np.ndarray], n: int,
+             workers: int | None = None) -> np.ndarray:
     """``fn(steps)`` over steps 0 … n−1 (float64), divided by its maximum unless that is
     0 or already 1.
 
     ``fn`` maps a sorted array of steps to the multipliers there, elementwise.
     ``workers``: threads for long runs (default ``WORKERS``); the result is the same.
-    ``out``: a float64 array of at least n values to write into (its first n are
-    returned): a caller that makes many long schedules saves the page faults of a fresh
-    array each time.
 
     >>> evaluate(lambda s: 1.0 - s / 4, 4).tolist()
     [1.0, 0.75, 0.5, 0.25]
     """
-    m = np.empty(n) if out is None else out[:n]
+    m = np.empty(n)
     k = WORKERS if workers is None else max(1, int(workers))
     if n < THREADED or k == 1:
         top = _fill(fn, m, 0, n)
@@ -87,3 +90,36 @@ def _fill(fn: Callable[[np.ndarray], np.ndarray], m: np.ndarray, a: int, b: int)
         v[:] = fn(_BASE[: d - c] + c)
         tops.append(v.max())
     return float(np.max(tops))  # NaN, if any, propagates (as m.max() would)
+
+
+def reversed_chunks(fn: Callable[[np.ndarray], np.ndarray], n: int) -> Iterator[np.ndarray]:
+    """``fn`` over chunks of the steps 0 … n−1, the last chunk first (each in step order),
+    the values not divided by their maximum.
+
+    For long runs the pool makes the next groups of chunks while the caller uses the
+    current one; a group the pool has not started yet the caller makes itself (it cancels
+    the task), so no thread ever waits for work that nobody is doing.
+
+    >>> [c.tolist() for c in reversed_chunks(lambda s: s, 3)]
+    [[0.0, 1.0, 2.0]]
+    """
+    bounds = [(max(b - CHUNK, 0), b) for b in range(n, 0, -CHUNK)]
+
+    def make(group: list[tuple[int, int]]) -> list[np.ndarray]:
+        return [fn(_BASE[: b - a] + a) for a, b in group]
+
+    if n < THREADED or WORKERS == 1:
+        for ab in bounds:
+            yield from make([ab])
+        return
+    groups = [bounds[i : i + GROUP] for i in range(0, len(bounds), GROUP)]
+    pool, pending = _pool(), deque()
+    try:
+        for i, group in enumerate(groups):
+            while len(pending) <= AHEAD and i + len(pending) < len(groups):
+                pending.append(pool.submit(make, groups[i + len(pending)]))
+            task = pending.popleft()
+            yield from (make(group) if task.cancel() else task.result())
+    finally:  # a consumer that stops early leaves no work behind
+        for task in pending:
+            task.cancel()

@@ -218,12 +218,17 @@ def test_plan_on_the_demo_pilots_is_pinned():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = make_plan(runs, 4000, n_boot=100)
-    assert (p.variant, p.loss_source) == ("distance", "law")
-    assert p.eta_star == pytest.approx(0.04259174973, rel=1e-6)
-    assert p.loss_star == pytest.approx(0.2417096774, rel=1e-6)
-    assert p.kappa == pytest.approx(-0.2417215642, rel=1e-6)
-    np.testing.assert_allclose(p.eta_interval, [0.02125921866, 0.05665841907], rtol=1e-4)
-    np.testing.assert_allclose(p.loss_interval, [0.2197547778, 0.3091691673], rtol=1e-4)
-    close(p.curve["params"], {"L_inf": 0.2365859097, "D2": 0.3086914998, "G2": 0.1005937496,
-                              "c": 0.333722029, "gamma": 0.3407185013}, 1e-6)
-    assert p.curve["final"] == pytest.approx(0.2815929759, rel=1e-6)
+    # held out across horizons (T = 400 from T ≤ 200), the chosen forecaster and its numbers
+    assert (p.variant, p.source, p.holdout) == ("distance+gradient", "law distance+gradient",
+                                                "horizon")
+    assert p.eta_star == pytest.approx(0.05412288575, rel=1e-6)
+    assert p.loss_star == pytest.approx(0.342480017, rel=1e-6)
+    assert p.kappa == pytest.approx(-0.1675984818, rel=1e-6)
+    np.testing.assert_allclose(p.eta_interval, [0.03527404218, 0.118566809], rtol=1e-4)
+    np.testing.assert_allclose(p.loss_interval, [0.2915982818, 0.3736600226], rtol=1e-4)
+    close(p.curve["params"], {"L_inf": 0.3616063903, "D2": 0.3460275693, "G2": 1.310251742,
+                              "c": -0.1873513843, "a": -0.3820159554, "beta": 0.3157080781},
+          1e-6)
+    assert p.curve["final"] == pytest.approx(0.3704251387, rel=1e-6)
+    assert {m: b["step"] for m, b in p.burn_ins.items()} == {"convex-ed-peak": 8,
+                                                              "convex-ed-gt-gpeak": 8}

@@ -69,7 +69,8 @@ def test_plan_transfers_to_another_schedule(store):
 
 
 def test_plan_curve_model_predicts_the_target_curve(store):
-    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10)
+    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10,
+                     burn_in=0)
     eta, loss = closed_form(3000)
     c = plan.curve
     truth = synth_run(3000, plan.eta_star)
@@ -134,7 +135,8 @@ runner = CliRunner()
 def test_cli_plan_json_and_figure(store, tmp_path):
     fig = tmp_path / "plan.png"
     res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "8000", "--json",
-                              "--boot", "5", "--window", "10", "--plot", str(fig)])
+                              "--boot", "5", "--window", "10", "--plot", str(fig),
+                              "--curve-models", "convex", "--burn-in", "0"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     eta, loss = closed_form(8000)
@@ -148,7 +150,7 @@ def test_cli_plan_json_and_figure(store, tmp_path):
 
 def test_cli_plan_text(store):
     res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "4000",
-                              "--boot", "0", "--window", "10"])
+                              "--boot", "0", "--window", "10", "--curve-models", "none"])
     assert res.exit_code == 0, res.output
     assert "recommended peak LR" in res.output and "predicted final loss" in res.output
 
@@ -176,7 +178,62 @@ def test_cli_plan_empty_store_and_one_horizon(tmp_path):
     one = RunStore(tmp_path / "one.db")
     for p in PEAKS:
         one.put(synth_run(100, p))
-    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000"])
-    assert res.exit_code == 2 and "two or more horizons" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000", "--boot", "0",
+                              "--burn-in", "0", "--curve-models", "convex"])
+    assert res.exit_code == 0, res.output  # one horizon: held out on the pilots' tails
+    assert "tail split" in res.output and "burn-in of convex: 0 (as given)" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
+                              "--curve-models", "nosuch"])
+    assert res.exit_code == 2 and "unknown model 'nosuch'" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
+                              "--burn-in", "soon"])
+    assert res.exit_code == 2 and "--burn-in must be a step" in res.output
     res = runner.invoke(app, ["plan", "--db", str(tmp_path / "missing.db"), "--steps", "9"])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+# ------------------------------------------------------------------ single horizon
+def curve_truth():
+    from convexlaw.curve import ConvexED
+
+    return ConvexED.from_params({"L_inf": 1.0, "D2": 0.3, "G2": 2.0, "c": 0.5})
+
+
+def truth_run(T: int, peak: float) -> Run:
+    lrs = schedule("cosine", T, peak)
+    st = np.arange(20, T + 1, 20)
+    return Run(name=f"T={T}/p={peak:g}", lrs=lrs, peak_lr=peak, schedule="cosine",
+               curves={"val": (st, curve_truth().predict(lrs, st))}, id=f"{T}-{peak:g}")
+
+
+def test_single_horizon_plan_works_through_the_curve_model():
+    from convexlaw.forecasters import CurveForecaster
+
+    pilots = [truth_run(1000, p) for p in (0.01, 0.03, 0.1, 0.3)]
+    plan = make_plan(pilots, 8000, variants=("literal",), curve_models=("convex-ed",),
+                     burn_in=0, n_boot=0)
+    assert plan.source == "curve convex-ed" and plan.holdout == "tail"
+    truth = CurveForecaster("convex-ed").set_fitted(curve_truth())
+    eta, loss = truth.optimum(schedule("cosine", 8000, 1.0), (1e-3, 3.0))
+    assert plan.eta_star == pytest.approx(eta, rel=0.02)
+    assert plan.loss_star == pytest.approx(loss, rel=1e-3)
+    assert plan.eta_interval[0] <= plan.eta_star <= plan.eta_interval[1]
+    assert -0.45 < plan.kappa < -0.25  # effective distance c = 0.5: κ ≈ −1/3, not −1/2
+    lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
+    assert lit["holdout_PredE"] > 10 * next(r["holdout_PredE"] for r in plan.candidates
+                                            if r["chosen"])
+    peaks = [0.5 * plan.eta_star, plan.eta_star, 2 * plan.eta_star]
+    curve = plan.peak_curve(peaks)
+    assert curve[1] == pytest.approx(plan.loss_star, rel=1e-9) and curve.argmin() == 1
+
+
+def test_two_horizons_too_thin_for_the_laws_plan_through_the_curve_model():
+    """Two pilots at the shorter horizon cannot determine a law on final losses (the cos-10
+    shape of the 124M runs): the curve model, held out across horizons, plans."""
+    pilots = [truth_run(1000, p) for p in (0.03, 0.1)] + \
+        [truth_run(2000, p) for p in (0.01, 0.03, 0.1, 0.3)]
+    plan = make_plan(pilots, 8000, variants=("literal",), curve_models=("convex-ed",),
+                     burn_in=0, n_boot=0)
+    assert plan.source == "curve convex-ed" and plan.holdout == "horizon"
+    lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
+    assert lit["split"] == "tail"  # the law could only be held out on the pilots' tails

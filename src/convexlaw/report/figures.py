@@ -86,10 +86,17 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
         except ValueError:
             pass
     T = plan.steps
-    mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
-    ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
-    if np.all(np.isfinite(lo)):
-        ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
+    if getattr(plan, "source", "").startswith("curve"):  # the chosen forecaster's curve
+        ax.plot(grid, plan.peak_curve(grid), color="tab:red", lw=2.2,
+                label=f"target T = {T} ({plan.source})")
+        mid = law.peak_curve(T, grid, N=N, shape=plan.schedule)[0]
+        ax.plot(grid, mid, color="tab:orange", lw=1.2,
+                label=f"target, {plan.variant} law (final losses)")
+    else:
+        mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
+        ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
+        if np.all(np.isfinite(lo)):
+            ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
     if literal is not None and plan.variant != "literal":
         ax.plot(grid, literal.predict(np.full(grid.size, float(T)), grid, N=N,
                                       shape=plan.schedule),
@@ -136,10 +143,10 @@ def plot_curves(plan: Plan, path: str | Path, measured: Any = None,
     if measured is not None:
         s, v = measured.curve(kind)
         ax.plot(s, v, color="k", lw=1.2, label=f"measured at η = {measured.peak_lr:.3g}")
-    source = "the law" if plan.loss_source == "law" else "the curve model"
+    source = "the law" if plan.loss_source.startswith("law") else "the curve model"
     if plan.curve is not None:
         end = plan.curve["final"]
-        note = ("its end is the prediction" if plan.loss_source == "curve" else
+        note = ("its end is the prediction" if plan.loss_source.startswith("curve") else
                 f"ends at {end:.4g}: not the prediction, the law predicts better here")
         ax.plot(plan.curve["steps"], plan.curve["loss"], color="tab:red", lw=2,
                 label=f"predicted curve ({plan.curve['model']}; {note})")

@@ -4,8 +4,9 @@
 
 Both trees' ``convexlaw`` are imported into this process (each with its own modules, the
 module table swapped before each call), then the exam over every built-in family runs as
-the CLI runs it (``exam(spec)`` per family) and as ``exam_all()``, A and B alternating, each
-timed in wall-clock and CPU time (all threads). Prints the best and median of each, the
+main's CLI runs it (``exam(spec)`` per family) and as ``exam_all()``, A and B alternating,
+each timed in wall-clock and CPU time (all threads); then each tree's ``convexlaw exam
+--json`` as a command (separate processes, alternating). Prints the best and median of each, the
 ratios A/B, and the largest relative difference of the results. On a loaded machine trust
 the CPU ratios; publish wall-clock numbers measured on a quiet machine.
 """
@@ -14,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -60,6 +64,19 @@ def timed(fn, ex) -> tuple[float, float, list]:
     return time.perf_counter() - t0, time.process_time() - c0, out
 
 
+def cli(path: str) -> tuple[float, float, str]:
+    """``convexlaw exam --json`` as a command with ``path`` first on PYTHONPATH: wall and
+    CPU (user + system of the child) seconds, and its output."""
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(path)}
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "convexlaw", "exam", "--json"], env=env,
+                         check=True, capture_output=True, text=True, timeout=600).stdout
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, out
+
+
 def values(results: list) -> np.ndarray:
     return np.concatenate([np.r_[r.scaled_bound, r.scaled_peak] for r in results])
 
@@ -79,7 +96,7 @@ def main() -> None:
     cum_wall, cum_cpu = (time.perf_counter() - t0) / 5, (time.process_time() - c0) / 5
     print(f"load average {os.getloadavg()[0]:.2f}; one cumsum over 10⁷: "
           f"{cum_wall * 1e3:.1f} ms wall, {cum_cpu * 1e3:.1f} ms CPU")
-    for name, fn in [("exam(spec) per family (the CLI)", cli_like),
+    for name, fn in [("exam(spec) per family", cli_like),
                      ("exam_all()", all_at_once)]:
         times: dict[str, list] = {"A": [], "B": []}
         out = {}
@@ -104,7 +121,25 @@ def main() -> None:
         ratio_c = [a[1] / b[1] for a, b in zip(times["A"], times["B"], strict=True)]
         print(f"  A/B per repeat: wall {', '.join(f'{r:.2f}' for r in ratio_w)}; "
               f"CPU {', '.join(f'{r:.2f}' for r in ratio_c)}")
-    use(trees["B"])
+    times = {"A": [], "B": []}
+    outs = {}
+    for _ in range(args.repeats):
+        for k, path in (("A", args.a), ("B", args.b)):
+            wall, cpu, outs[k] = cli(path)
+            times[k].append((wall, cpu))
+    va, vb = ([v for r in json.loads(outs[k]) for v in r["sqrtT_omega_star"] + r["sqrtT_peak_star"]]
+              for k in ("A", "B"))
+    rel = float(np.max(np.abs(np.subtract(vb, va)) / np.abs(va)))
+    print(f"\n`convexlaw exam --json` as a command (each tree's own CLI): largest relative "
+          f"difference of the printed values B vs A {rel:.2e}")
+    for k in ("A", "B"):
+        w, c = [t[0] for t in times[k]], [t[1] for t in times[k]]
+        print(f"  {k}: wall best {min(w):.2f} s median {statistics.median(w):.2f} s; "
+              f"CPU best {min(c):.2f} s median {statistics.median(c):.2f} s")
+    print(f"  A/B per repeat: wall "
+          f"{', '.join(f'{a[0] / b[0]:.2f}' for a, b in zip(times['A'], times['B'], strict=True))}"
+          f"; CPU "
+          f"{', '.join(f'{a[1] / b[1]:.2f}' for a, b in zip(times['A'], times['B'], strict=True))}")
 
 
 if __name__ == "__main__":

@@ -73,10 +73,10 @@ def test_long_blocks_reuse_their_buffer():
 
 @pytest.mark.parametrize("spec", ["cosine+warmup(0.05)", "wsd(cooldown=0.2,shape=sqrt)",
                                   "exponential(final=0.01)", "restarts(cycles=4)"])
-@pytest.mark.parametrize("n", [1, 3, chunks.CHUNK + 1, chunks.THREADED + 12_345])
+@pytest.mark.parametrize("n", [1, 3, chunks.BLOCK + 1, chunks.THREADED + 12_345])
 def test_reversed_chunks_are_the_schedule(spec, n):
-    parts = list(Shaper(spec).reversed_chunks(n))
-    assert all(0 < p.size <= chunks.CHUNK for p in parts)
+    parts = [p.copy() for p in Shaper(spec).reversed_chunks(n)]  # buffers are reused
+    assert all(0 < p.size <= chunks.BLOCK for p in parts)
     whole = np.concatenate(parts[::-1])
     top = whole.max()
     np.testing.assert_array_equal(whole / top if top != 1.0 else whole, shape(spec, n))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,18 +158,31 @@ def _horizon(chunks: Chunks, n: int) -> tuple[float, float, int]:
     return 2 * math.sqrt(A * B) * math.sqrt(n), math.sqrt(A / B) * math.sqrt(n), last
 
 
-def _run(tasks: list[tuple[Chunks, int]], workers: int | None) -> list:
+def _run(tasks: list[tuple[Chunks, int]], workers: int | None,
+         progress: Callable[[int, int], None] | None = None) -> list:
     """_horizon over the tasks, the largest first on ``workers`` threads (numpy releases
     the GIL in its loops); every task is computed the same way, so the results do not
-    depend on the number of threads."""
+    depend on the number of threads. ``progress(steps done, steps in all)`` is called on
+    the calling thread after each task."""
     n = workers if workers is not None else min(4, len(os.sched_getaffinity(0)))
-    if n <= 1 or len(tasks) < 2:
-        return [_horizon(*t) for t in tasks]
-    order = sorted(range(len(tasks)), key=lambda i: -tasks[i][1])
+    total, done = sum(t[1] for t in tasks), 0
     out: list = [None] * len(tasks)
+    if n <= 1 or len(tasks) < 2:
+        for i, t in enumerate(tasks):
+            out[i] = _horizon(*t)
+            if progress is not None:
+                done += t[1]
+                progress(done, total)
+        return out
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i][1])
     with ThreadPoolExecutor(max_workers=n) as pool:
-        for i, r in zip(order, pool.map(lambda i: _horizon(*tasks[i]), order), strict=True):
-            out[i] = r
+        running = {pool.submit(_horizon, *tasks[i]): i for i in order}
+        for f in as_completed(running):
+            i = running[f]
+            out[i] = f.result()
+            if progress is not None:
+                done += tasks[i][1]
+                progress(done, total)
     return out
 
 
@@ -212,11 +225,14 @@ def _verdict(spec: str | ArrayLike, T: np.ndarray, rows: list) -> ExamResult:
                       _growth(T, scaled_bound), notes=notes)
 
 
-def exam_all(specs: list[str] | None = None, workers: int | None = None) -> list[ExamResult]:
+def exam_all(specs: list[str] | None = None, workers: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[ExamResult]:
     """The exam for each spec (default: every built-in family), all horizons of all
-    families sharing ``workers`` threads."""
+    families sharing ``workers`` threads (the largest first: fewer idle threads than one
+    family after the other). ``progress(steps done, steps in all)`` is called after each
+    horizon, on the calling thread. Every spec is parsed before any work starts."""
     names = specs or list(BUILTIN_FAMILIES)
     T = HORIZONS
     families = [_family(s) for s in names]
-    rows = _run([(f, int(n)) for f in families for n in T], workers)
+    rows = _run([(f, int(n)) for f in families for n in T], workers, progress)
     return [_verdict(s, T, rows[i * T.size : (i + 1) * T.size]) for i, s in enumerate(names)]

@@ -86,7 +86,8 @@ class Shaper:
         return evaluate(lambda s: self._fn(s, n), n)
 
     def reversed_chunks(self, steps: int) -> Iterator[np.ndarray]:
-        """The multipliers chunk by chunk, the last chunk first, NOT divided by their
+        """The multipliers block by block, the last block first (each valid until the next
+        is asked for), NOT divided by their
         maximum (that needs all of them; it is 1 for the built-in shapes, but a caller
         must check): see ``chunks.reversed_chunks``."""
         n = _check_steps(steps)

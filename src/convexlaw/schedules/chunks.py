@@ -4,12 +4,12 @@ Every built-in shape is an elementwise function of the step (``shapes``), so the
 can be cut into chunks anywhere and the chunks computed in any order, on any thread: each
 value comes from the same operations on the same numbers, and the array is the same to
 the bit whatever the chunking or the number of threads (tested against whole-array
-evaluation). Chunks of 2¹⁵ steps keep every temporary of a formula in the L2 cache; the
+evaluation). Chunks of 2¹⁴ steps keep every temporary of a formula in the L2 cache; the
 same formula over a whole array of 10⁷ steps writes a fresh 80 MB temporary per
 operation, whose page faults cost as much as the arithmetic. Long runs are split in
 stripes, one per thread: numpy releases the GIL inside each operation.
 
-``reversed_chunks`` hands the chunks out one by one, the last first, for a consumer that
+``reversed_chunks`` hands blocks of chunks out one by one, the last first, for a consumer that
 needs them in that order and never the whole array (the one-step bound of the exam).
 """
 
@@ -24,10 +24,13 @@ import numpy as np
 
 __all__ = ["evaluate", "reversed_chunks"]
 
-CHUNK = 1 << 15  # steps per chunk (a float64 temporary of 256 KiB)
+# steps per chunk: float64 temporaries of 128 KiB. At 256 KiB glibc's malloc gave freed
+# temporaries back to the OS and faulted them in again (measured: ~5 page faults per
+# 1000 steps of ``linear``, 3-6x the time of its arithmetic; at 2^14 none to speak of)
+CHUNK = 1 << 14
 THREADED = 1 << 18  # from this many steps, one stripe per thread
-GROUP = 4  # chunks per task handed to the pool by reversed_chunks (fewer hand-offs)
-AHEAD = 2  # groups the pool makes ahead of the consumer
+BLOCK = 4 * CHUNK  # steps per block of reversed_chunks (fewer hand-offs, Python calls)
+AHEAD = 2  # blocks the pool makes ahead of the consumer
 WORKERS = min(2, len(os.sched_getaffinity(0)))
 
 _POOL: list[ThreadPoolExecutor] = []
@@ -81,45 +84,58 @@ def _striped(fn: Callable[[np.ndarray], np.ndarray], m: np.ndarray, k: int,
     return float(np.max([first] + [f.result() for f in rest]))
 
 
-def _fill(fn: Callable[[np.ndarray], np.ndarray], m: np.ndarray, a: int, b: int) -> float:
-    """m[a:b] = fn(steps a … b−1), chunk by chunk; returns the largest value."""
+def _fill(fn: Callable[[np.ndarray], np.ndarray], m: np.ndarray, a: int, b: int,
+          shift: int = 0) -> float:
+    """m[a − shift : b − shift] = fn(steps a … b−1), chunk by chunk; returns the largest
+    value."""
     tops = [0.0]
     for c in range(a, b, CHUNK):
         d = min(c + CHUNK, b)
-        v = m[c:d]
+        v = m[c - shift : d - shift]
         v[:] = fn(_BASE[: d - c] + c)
         tops.append(v.max())
     return float(np.max(tops))  # NaN, if any, propagates (as m.max() would)
 
 
 def reversed_chunks(fn: Callable[[np.ndarray], np.ndarray], n: int) -> Iterator[np.ndarray]:
-    """``fn`` over chunks of the steps 0 … n−1, the last chunk first (each in step order),
-    the values not divided by their maximum.
+    """``fn`` over the steps 0 … n−1 in blocks of up to ``BLOCK`` steps, the last block
+    first (each in step order), the values not divided by their maximum.
 
-    For long runs the pool makes the next groups of chunks while the caller uses the
-    current one; a group the pool has not started yet the caller makes itself (it cancels
+    Each block is valid until the next one is asked for: the blocks are written into a few
+    buffers, reused (a fresh block of this size would cost its page faults, as much as the
+    arithmetic). For long runs the pool fills the next blocks while the caller uses the
+    current one; a block the pool has not started yet the caller fills itself (it cancels
     the task), so no thread ever waits for work that nobody is doing.
 
     >>> [c.tolist() for c in reversed_chunks(lambda s: s, 3)]
     [[0.0, 1.0, 2.0]]
     """
-    bounds = [(max(b - CHUNK, 0), b) for b in range(n, 0, -CHUNK)]
-
-    def make(group: list[tuple[int, int]]) -> list[np.ndarray]:
-        return [fn(_BASE[: b - a] + a) for a, b in group]
-
+    bounds = [(max(b - BLOCK, 0), b) for b in range(n, 0, -BLOCK)]
     if n < THREADED or WORKERS == 1:
-        for ab in bounds:
-            yield from make([ab])
+        buf = np.empty(min(n, BLOCK))
+        for a, b in bounds:
+            _fill(fn, buf, a, b, a)
+            yield buf[: b - a]
         return
-    groups = [bounds[i : i + GROUP] for i in range(0, len(bounds), GROUP)]
+    # blocks i+1 … i+AHEAD+1 are pending or in use at once: AHEAD + 1 buffers suffice
+    ring = [np.empty(BLOCK) for _ in range(AHEAD + 2)]
+
+    def make(i: int) -> np.ndarray:
+        a, b = bounds[i]
+        _fill(fn, ring[i % len(ring)], a, b, a)
+        return ring[i % len(ring)][: b - a]
+
     pool, pending = _pool(), deque()
     try:
-        for i, group in enumerate(groups):
-            while len(pending) <= AHEAD and i + len(pending) < len(groups):
-                pending.append(pool.submit(make, groups[i + len(pending)]))
+        for i in range(len(bounds)):
+            while len(pending) <= AHEAD and i + len(pending) < len(bounds):
+                j = i + len(pending)
+                pending.append(pool.submit(make, j))
             task = pending.popleft()
-            yield from (make(group) if task.cancel() else task.result())
+            yield make(i) if task.cancel() else task.result()
     finally:  # a consumer that stops early leaves no work behind
         for task in pending:
             task.cancel()
+        for task in pending:  # nor a task still writing into a buffer
+            if not task.cancelled():
+                task.result()

@@ -98,3 +98,14 @@ def test_exam_agrees_with_whole_schedules(spec):
         A, B, _ = _whole(shape(spec, n))
         assert b == pytest.approx(2 * np.sqrt(A * B * n), rel=1e-13)
         assert p == pytest.approx(np.sqrt(A / B * n), rel=1e-13)
+
+
+def test_threads_do_not_change_a_bit(monkeypatch):
+    specs = ["cosine+warmup(0.05)", "wsd(cooldown=0.2,shape=sqrt)"]
+    T = [1_000, 300_000, 1_000_003]
+    runs = []
+    for shape_workers, workers in [(1, 1), (2, 1), (2, 3)]:
+        monkeypatch.setattr(chunks, "WORKERS", shape_workers)
+        runs.append([np.r_[r.scaled_bound, r.scaled_peak]
+                     for r in (exam(s, horizons=T, workers=workers) for s in specs)])
+    assert all(np.array_equal(a, b) for run in runs[1:] for a, b in zip(runs[0], run, strict=True))

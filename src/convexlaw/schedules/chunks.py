@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -136,6 +136,4 @@ def reversed_chunks(fn: Callable[[np.ndarray], np.ndarray], n: int) -> Iterator[
     finally:  # a consumer that stops early leaves no work behind
         for task in pending:
             task.cancel()
-        for task in pending:  # nor a task still writing into a buffer
-            if not task.cancelled():
-                task.result()
+        wait(pending)  # nor a task still writing into a buffer (its error is moot)

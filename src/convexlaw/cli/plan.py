@@ -138,7 +138,8 @@ def _candidate_table(plan: object) -> None:
     from rich.table import Table
 
     t = Table(title=f"Forecasters: held-out error ({plan.holdout} split), target numbers")
-    for col in ("forecaster", "k", "held-out", "final", f"η* (T={plan.steps})", "L*", "κ"):
+    for col in ("forecaster", "k", "held-out", "final", "opt. η*, L*", f"η* (T={plan.steps})",
+                "L*", "κ"):
         t.add_column(col, justify="left" if col == "forecaster" else "right", no_wrap=True)
     flags = []
     for r in plan.candidates:
@@ -148,8 +149,10 @@ def _candidate_table(plan: object) -> None:
         why = "; ".join(r["flags"]) or r.get("error", "")
         if why:
             flags.append(f"{r['forecaster']}: {why}")
+        o = r.get("optimum")
+        opt = "—" if not o else f"×{o['eta_ratio']:.2f}, {100 * o['loss_error']:+.2f} %"
         t.add_row(r["forecaster"] + (" ✓" if r["chosen"] else " ⚑" if why else ""),
-                  str(r["k"] or "—"), pct(r["holdout_PredE"]), pct(r["holdout_final"]),
+                  str(r["k"] or "—"), pct(r["holdout_PredE"]), pct(r["holdout_final"]), opt,
                   "—" if r["eta_star"] is None else f"{r['eta_star']:.4g}",
                   "—" if r["loss_star"] is None else f"{r['loss_star']:.4f}",
                   "—" if r["kappa"] is None else f"{r['kappa']:+.3f}")

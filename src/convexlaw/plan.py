@@ -38,7 +38,7 @@ held-out error (model disagreement is uncertainty too).
 >>> p = make_plan(runs, 1600, variants=("literal",), n_boot=0, curve_models=())
 >>> X, Y = bound_terms(schedule("cosine", 1600, 1.0), at=[1600])
 >>> p.source, round(float(p.eta_star / (4.0 * X[0] / (25.0 * Y[0])) ** 0.5), 6)
-('law literal (final losses)', 1.0)
+('law literal', 1.0)
 """
 
 from __future__ import annotations

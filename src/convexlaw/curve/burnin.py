@@ -26,7 +26,7 @@ this order, from
 ...     return Run(f"p{peak}", lrs=lrs, peak_lr=peak, curves={"val": (st, y)})
 >>> b = select_burn_in([run(p) for p in (0.01, 0.02, 0.04)], ConvexModel())
 >>> b.step, b.source
-(400, 'selector')
+(320, 'selector')
 """
 
 from __future__ import annotations

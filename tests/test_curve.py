@@ -311,3 +311,37 @@ def test_three_term_gradient_form_recovers_curve_and_matches_core_bound():
     held = synth(truth, "linear+warmup(150)", noise=0.0)
     assert np.max(np.abs(m.predict(held) / held.curve()[1] - 1)) < 1e-3
     assert abs(m.params_["L_inf"] / 2.5 - 1) < 0.01
+
+
+def test_predict_after_trailing_zero_lrs_is_the_last_positive_step():
+    # updates with η = 0 do not move the weights: no log(0) and no change in the prediction
+    from convexlaw.baselines import MultiPowerLaw
+
+    lrs = schedule("cosine+warmup(100)", 2000, 3e-4)
+    lrs[-5:] = 0.0  # a log that ends on updates with η = 0
+    run = Run("cos0", lrs=lrs, curves={"train": (np.arange(50, 2001, 50),
+                                                  3.0 - 0.2 * np.log1p(np.arange(50, 2001, 50)
+                                                                       / 500))})
+    for model in (MultiPowerLaw(), ConvexED()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitWarning)
+            model.fit([run])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            pred = model.predict(run, [1998, 1999, 2000])
+        assert np.all(np.isfinite(pred)) and pred[1] == pred[2]
+
+
+def test_constant_loss_is_refused_and_a_fit_worse_than_the_mean_is_not_identified():
+    lrs = schedule("cosine", 500, 1e-3)
+    flat = Run("flat", lrs=lrs, curves={"train": (np.arange(10, 501, 10), np.full(50, 2.0))})
+    with pytest.raises(ValueError, match="the loss is constant"):
+        ConvexModel().fit([flat])
+    steps = np.arange(10, 501, 10)
+    rising = Run("rise", lrs=lrs, curves={"train": (steps, 1.0 + steps / 500)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        m = ConvexModel().fit([rising])
+    assert m.fit_info_["r2"] < 0 and not m.identified_
+    assert any("rises over the fit window" in w for w in m.warnings_)
+    assert any("worse than its mean" in w for w in m.warnings_)

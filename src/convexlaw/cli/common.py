@@ -214,11 +214,13 @@ def check_memory(steps: int, what: str, option: str = "--steps") -> None:
 @contextlib.contextmanager
 def working(description: str, disable: bool = False) -> Iterator[Any]:
     """A live line on stderr (spinner, what is being done, elapsed time) for work whose
-    length is not known in advance; gone when the work ends."""
+    length is not known in advance; gone when the work ends, and never drawn into a pipe
+    or a log (a blank line there would break one-line errors)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=disable) as bar:
+                  console=err_console, transient=True,
+                  disable=disable or not err_console.is_terminal) as bar:
         task = bar.add_task(description, total=None)
 
         def update(text: str) -> None:

@@ -22,7 +22,6 @@ from convexlaw.cli.common import (
     number_option,
     print_json,
     steps_option,
-    warn,
     working,
 )
 
@@ -47,26 +46,6 @@ def _model_names() -> str:
     return ", ".join(MODELS)
 
 
-def _degenerate(runs: list[Any], kind: str | None, burn_in: int) -> tuple[str | None,
-                                                                         list[str]]:
-    """Curves no model can learn from (an error) or should not be trusted on (warnings)."""
-    from convexlaw.curve.data import as_curve_data, degenerate
-
-    try:
-        return degenerate([as_curve_data(r, kind, lo=burn_in) for r in runs])
-    except ValueError:
-        return None, []  # the model's own validation names the problem
-
-
-def _fit_warnings(d: dict[str, Any], data_warnings: list[str]) -> list[str]:
-    """Warnings the fit report must carry: the data's, and a fit worse than a constant."""
-    out = list(data_warnings)
-    r2 = (d.get("fit") or {}).get("r2")
-    if r2 is not None and r2 < 0:
-        out.append(f"R² = {r2:.3g} < 0: the fit describes the curve worse than its mean does")
-    return out
-
-
 def fit_cmd(
     runs: Annotated[list[str], typer.Argument(help="Run files (CSV, JSONL, Parquet, W&B "
                                               "JSON, TensorBoard) or run ids in the store.")],
@@ -88,9 +67,6 @@ def fit_cmd(
     from convexlaw.protocols import make_model
 
     loaded = _load(runs, db)
-    error, data_warnings = _degenerate(loaded, kind, burn_in)
-    if error:
-        abort(error)
     try:
         m = make_model(model, kind=kind, burn_in=burn_in)
         with warnings.catch_warnings(), working(f"fitting {model} to {len(loaded)} run(s)",
@@ -100,10 +76,6 @@ def fit_cmd(
     except (ValueError, RuntimeError) as err:
         abort(str(err))
     d = m.to_dict()
-    extra = _fit_warnings(d, data_warnings)
-    if extra:  # a fit flagged here is not one to trust
-        d["warnings"] = list(d.get("warnings", [])) + extra
-        d["identified"] = False
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(d, indent=1))
@@ -111,8 +83,6 @@ def fit_cmd(
         print_json(d)
         return
     console.print(m.report(), highlight=False)
-    for w in extra:
-        warn(w)
     if out is not None:
         console.print(f"wrote {out}")
 
@@ -233,24 +203,15 @@ def _compare_split(sp: Any, names: list[str], kind: str | None, burn_in: int, qu
     """Every model on one split; a degenerate split is an error row per model."""
     from convexlaw.protocols import evaluate, make_model
 
-    error, data_warnings = _degenerate(list(sp.fit), kind, burn_in)
     rows = []
     for n in names:
         say(f"{sp.label}: fitting {n}")
         try:
-            if error:
-                raise ValueError(error)
             r = evaluate(make_model(n, kind=kind, burn_in=burn_in), sp)
         except (ValueError, RuntimeError) as err:
             r = {"model": n, "split": sp.label, "error": str(err)}
         r["model"] = n
-        if "error" not in r:
-            r["warnings"] = list(r.get("warnings", [])) + data_warnings
-            if data_warnings:
-                r["identified"] = False
         rows.append(r)
-    for w in [] if quiet else data_warnings:
-        warn(w)
     return rows
 
 

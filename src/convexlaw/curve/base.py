@@ -32,6 +32,7 @@ from convexlaw.curve.data import (
     check_lrs,
     check_steps,
     constant_windows,
+    degenerate,
 )
 from convexlaw.fitting import param_lines, standard_errors
 from convexlaw.metrics import r2
@@ -98,6 +99,9 @@ class CurveModel:
         """Fit one shared set of coefficients to all runs; returns self."""
         self._validate_hyper()
         data = self._data(runs)
+        error, rising = degenerate(data)
+        if error:
+            raise ValueError(error)
         n = sum(d.steps.size for d in data)
         t0 = time.perf_counter()
         params, bounds = self._fit_data(data)
@@ -116,9 +120,29 @@ class CurveModel:
             "mean_rel_error": float(np.mean(np.abs(rel))),
             "seconds": round(time.perf_counter() - t0, 3),
         }
+        self._flag_degenerate(rising)
         for w in self.warnings_:
             _warnings.warn(f"{self.label}: {w}", FitWarning, stacklevel=2)
         return self
+
+    def _flag_degenerate(self, rising: list[str]) -> None:
+        """Flag what the fit statistics say: a fit no better than the curve's mean, or with
+        no parameter pinned down, is not identified. A rising loss is only a warning: a
+        growing gradient scale (``convex-gt``) can make a constant-LR loss rise."""
+        self.warnings_.extend(rising)
+        value = self.fit_info_["r2"]
+        reasons = []
+        if not np.isfinite(value):
+            reasons.append("R² is undefined: the fitted points do not vary")
+        elif value < 0:
+            reasons.append(f"R² = {value:.3g} < 0: the fit describes the curve worse than its "
+                           "mean does")
+        free = [k for k, v in self.stderr_.items() if not self._at_bound(k)]
+        if free and not any(np.isfinite(self.stderr_[k]) for k in free):
+            reasons.append("no standard error is finite: no parameter is pinned down")
+        if reasons:
+            self.identified_ = False
+            self.warnings_.extend(reasons)
 
     def _require_fit(self) -> None:
         if not hasattr(self, "params_"):
@@ -146,6 +170,9 @@ class CurveModel:
                 steps = np.arange(1, lrs.size + 1)
         st = check_steps(np.atleast_1d(steps), lrs.size, name)
         peak = float(peak) if peak else float(lrs.max())
+        last = int(np.flatnonzero(lrs > 0)[-1]) + 1 if np.any(lrs > 0) else lrs.size
+        if last < lrs.size:  # trailing zero-LR updates do not move the weights
+            lrs, st = lrs[:last], np.minimum(st, last)
         d = CurveData(name, lrs, st, np.ones(st.size), peak)
         return self._predict_data(self.params_, d)
 

@@ -105,6 +105,15 @@ class Run:
         return int(self.lrs.size)
 
     @property
+    def onset(self) -> int | None:
+        """t0: the step from which the run's convexity diagnostics found it convex-like
+        (``tags["convexity"]["t0"]``, written by ``convexlaw train --diagnose``); None when
+        the rule never fired or the run has no diagnostics. A candidate burn-in."""
+        d = self.tags.get("convexity") if isinstance(self.tags, dict) else None
+        t0 = d.get("t0") if isinstance(d, dict) else None
+        return None if t0 is None else int(t0)
+
+    @property
     def kinds(self) -> list[str]:
         return list(self.curves.keys())
 

@@ -390,8 +390,9 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
     curve = None
     crow = chosen if isinstance(fc, CurveForecaster) else min(
         (r for r in table if r["source"] == "curve" and r["k"] is not None),
-        key=lambda r: math.inf if r["holdout_PredE"] is None else r["holdout_PredE"],
-        default=None)
+        key=lambda r: (r.get("score") is None, r.get("score") or 0.0,
+                       math.inf if r["holdout_PredE"] is None else r["holdout_PredE"]),
+        default=None)  # the curve model that scored best, by the score that chose
     curve_fit = None
     if crow is not None:
         cf = fitted[crow["forecaster"]]
@@ -430,11 +431,16 @@ def plan_lines(plan: Plan) -> list[str]:
     lo, hi = plan.eta_interval
     llo, lhi = plan.loss_interval
     kap = "" if plan.kappa is None else f", κ = {plan.kappa:+.3f} (η* ∝ T^κ)"
+
+    def iv(a: float, b: float, fmt: str) -> str:
+        if not (math.isfinite(a) and math.isfinite(b)):  # a law without bootstrap refits
+            return "no interval: no bootstrap refits (--boot 0)"
+        return f"interval {a:{fmt}} … {b:{fmt}}"
+
     out = [f"target: T = {plan.steps} steps, schedule {plan.schedule}"
            + ("" if plan.size is None else f", N = {plan.size:.4g}"),
-           f"recommended peak LR  η* = {plan.eta_star:.4g}   (interval {lo:.4g} … {hi:.4g}"
-           f"{kap})",
-           f"predicted final loss L = {plan.loss_star:.4f}   (interval {llo:.4f} … {lhi:.4f})",
+           f"recommended peak LR  η* = {plan.eta_star:.4g}   ({iv(lo, hi, '.4g')}{kap})",
+           f"predicted final loss L = {plan.loss_star:.4f}   ({iv(llo, lhi, '.4f')})",
            f"both from: {plan.source}, chosen by held-out error ({plan.holdout} split, "
            f"{next((r['scored_by'] for r in plan.candidates if r['chosen']), '')})"]
     for m, b in plan.burn_ins.items():

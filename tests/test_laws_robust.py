@@ -194,3 +194,25 @@ def test_cli_laws_fit_reports_what_was_left_out(tmp_path):
                                    "--boot", "0", "--variant", "distance", "--json"])
     d = json.loads(res.output)
     assert len(d["left_out"]) == 12
+
+
+def test_a_schedule_whose_runs_were_all_left_out_does_not_break_the_fit():
+    """Shape mode with two schedules; every run of the second is left out (as screening
+    does with a schedule of only diverged or plateaued runs): the gradient variant, which
+    evaluates log y(a) per shape, fits the remaining schedule alone."""
+    runs = []
+    for T in (200, 400, 800):
+        for p in (0.02, 0.04, 0.08, 0.16, 0.32):
+            s = schedule("cosine", T, 1.0)
+            L = law_loss(T, p, a=-0.15, t_ref=400.0)
+            runs.append(Run(f"c{T}-{p}", lrs=p * s, peak_lr=p, schedule="cosine",
+                            curves={"val": ([T // 2, T], [1.1 * L, L])}))
+    w = schedule("wsd(cooldown=0.2)", 300, 1.0)
+    runs.append(Run("wsd", lrs=0.05 * w, peak_lr=0.05, schedule="wsd(cooldown=0.2)",
+                    curves={"val": ([150, 300], [3.0, 2.9])}))
+    data = LawData.from_runs(runs)
+    wsd = data.group[-1]  # the wsd run's shape: the last run's
+    kept = data.subset(np.flatnonzero(data.group != wsd))
+    assert len(kept.shapes) == len(data.shapes) and wsd not in kept.group
+    law = HorizonLaw(variant="gradient").fit(kept)
+    assert -1 <= law.params_["a"] <= 1 and np.all(np.isfinite(list(law.params_.values())))

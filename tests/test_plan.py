@@ -277,3 +277,25 @@ def test_two_horizons_too_thin_for_the_laws_plan_through_the_curve_model():
     assert plan.source == "curve convex-ed" and plan.holdout == "horizon"
     lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
     assert lit["split"] == "tail"  # the law could only be held out on the pilots' tails
+
+
+def test_a_curve_model_that_cannot_be_fitted_is_left_out_not_fatal():
+    """Pilots logging only their final loss: the curve models cannot be fitted (one point
+    per run), so the plan says so and plans with the law (exact on the literal law's
+    synthetic sweep: η* = √(q1²X/(q2²Y)) at the target)."""
+    import warnings
+
+    def synth(T, eta):
+        s = schedule("cosine", T, 1.0)
+        X, Y = bound_terms(s, at=[T])
+        return Run(f"T{T}p{eta}", lrs=eta * s, peak_lr=eta, schedule="cosine",
+                   curves={"val": ([T], [0.5 + 4.0 * X[0] / eta + 25.0 * Y[0] * eta])})
+
+    runs = [synth(T, e) for T in (100, 400) for e in (0.01, 0.02, 0.04, 0.08)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = make_plan(runs, 1600, variants=("literal",), n_boot=0)
+    assert p.source == "law literal"
+    assert sum("left out: its burn-in could not be chosen" in w for w in p.warnings) == 2
+    X, Y = bound_terms(schedule("cosine", 1600, 1.0), at=[1600])
+    assert p.eta_star == pytest.approx((4.0 * X[0] / (25.0 * Y[0])) ** 0.5, rel=1e-6)

@@ -277,15 +277,20 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         try:
             bis[m] = resolve_burn_in(kept, burn_in, make_model(m), kind=kind, split=split,
                                      max_tests=MAX_TESTS)
-        except ValueError as err:
-            raise PlanError(f"burn-in of {m}: {err}") from None
+        except ValueError as err:  # this model cannot be fitted: the others still can
+            notes.append(f"curve model {m} left out: its burn-in could not be chosen ({err})")
+            continue
         row = next((r for r in bis[m].evidence if r.get("start") == bis[m].step
                     and "holdout_PredE" in r), None)
         if row is not None:  # the selector already scored this model on the same splits
             prescored[f"curve {m}"] = {"PredE": row["holdout_PredE"],
                                        "final": row["holdout_final"], "split": bis[m].split}
     cands: list[Forecaster] = [LawForecaster(v, kind) for v in variants]
-    cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models]
+    cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models if m in bis]
+    if len(horizons) < 2 and not bis:
+        raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}) and "
+                        "no curve model could be fitted to them: " + "; ".join(notes[-len(
+                            curve_models):]))
     peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
                              peaks, N, kind, say, prescored)

@@ -297,6 +297,8 @@ class LawData:
         y0 = np.empty(self.n)
         for gi, s in enumerate(self.shapes):
             sel = self.group == gi
+            if not sel.any():  # a shape whose rows were all left out (screened)
+                continue
             xs, ly = shape_constants(s, self.T[sel].astype(np.int64))
             x[sel], y0[sel] = xs, ly[0]
         self.x, self._logy0 = x, y0
@@ -311,6 +313,8 @@ class LawData:
             grid = np.empty((A_GRID.size, self.n))
             for gi, s in enumerate(self.shapes):
                 sel = self.group == gi
+                if not sel.any():
+                    continue
                 grid[:, sel] = shape_constants(s, self.T[sel].astype(np.int64), A_GRID)[1]
             self._spline = CubicSpline(A_GRID, grid, axis=0)
         a_arr = np.asarray(a, dtype=np.float64)

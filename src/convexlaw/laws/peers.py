@@ -47,16 +47,28 @@ def measured_optimum(peaks: Sequence[float], losses: Sequence[float]
     """(η*, L*, bracketed): a parabola in log η through the best peak and its neighbours.
 
     Not bracketed (the best peak is at an end of the grid): the best peak itself. A
-    diverged neighbour (loss inf/nan) brackets the optimum from above.
+    diverged neighbour (loss inf/nan) brackets the optimum from above. Repeated peaks
+    (seeds) count once, at their mean finite loss — +inf when most of them diverged (a
+    parabola through two runs at one peak would be degenerate).
 
     >>> e, L, ok = measured_optimum([0.01, 0.02, 0.04], [1.2, 1.0, 1.2])
     >>> round(e, 6), round(L, 6), ok
     (0.02, 1.0, True)
+    >>> measured_optimum([0.01, 0.01, 0.02, 0.02, 0.04], [1.1, 1.3, 0.9, 1.1, 1.2])[0]
+    0.02
     """
-    p = np.asarray(peaks, dtype=np.float64)
-    L = np.asarray(losses, dtype=np.float64)
-    order = np.argsort(p)
-    p, L = p[order], np.where(np.isfinite(L[order]), L[order], np.inf)  # diverged: +inf
+    p = np.asarray(peaks, dtype=np.float64).ravel()
+    L = np.asarray(losses, dtype=np.float64).ravel()
+    if p.size != L.size:
+        raise ValueError(f"peaks and losses must have one value each: got {p.size} and "
+                         f"{L.size}")
+    p, inv = np.unique(p, return_inverse=True)  # sorted, one row per peak
+    fin = np.isfinite(L)
+    n_fin = np.bincount(inv, weights=fin, minlength=p.size)
+    total = np.bincount(inv, weights=np.where(fin, L, 0.0), minlength=p.size)
+    n_all = np.bincount(inv, minlength=p.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        L = np.where(2 * n_fin > n_all - 1e-9, total / n_fin, np.inf)  # mostly diverged: +inf
     if p.size == 0 or not np.isfinite(L).any():
         raise ValueError("no finite loss to locate an optimum")
     i = int(np.argmin(L))

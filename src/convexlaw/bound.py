@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -93,6 +94,10 @@ def _few_steps(at: ArrayLike | None, n: int) -> list[int] | None:
     return a.tolist() if a.size <= _FEW else None
 
 
+@overload
+def _check_at(at: None, n: int) -> None: ...
+@overload
+def _check_at(at: ArrayLike, n: int) -> np.ndarray: ...
 def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
     if at is None:
         return None
@@ -109,7 +114,7 @@ def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
     return a
 
 
-def _check_positive(value: float, name: str) -> float:
+def _check_positive(value: object, name: str) -> float:
     if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
@@ -230,11 +235,11 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
     few = _few_steps(at, n)
     if few is not None:  # a few steps: one reversed running sum each, in Python floats
         w = None if scale is None else (eta * scale) ** 2
-        omega = []
+        at_few = []
         for t in few:
             x, y = _terms_at(eta, w, t - 1)
-            omega.append(D * D * x + g2 * y if x < math.inf else math.inf)
-        return np.array(omega)
+            at_few.append(D * D * x + g2 * y if x < math.inf else math.inf)
+        return np.array(at_few)
     steps = _check_at(at, n)
     w = None if scale is None else (eta * scale) ** 2
     with np.errstate(invalid="ignore"):  # 0·∞ at dead steps, set to +∞ after
@@ -280,7 +285,7 @@ def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
     ``check=False`` skips validating ``shape`` (for arrays made by
     ``convexlaw.schedules.shape``, already finite, ≥ 0 and not all 0).
     """
-    s = _check_lrs(shape) if check else shape
+    s = _check_lrs(shape) if check else np.asarray(shape)
     D, G = _check_positive(D, "D"), _check_positive(G, "G")
     if at is None:
         at = last_positive(s)

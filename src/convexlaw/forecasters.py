@@ -59,7 +59,7 @@ class Forecaster:
     def fit(self, runs: Sequence[Any]) -> Forecaster:
         raise NotImplementedError
 
-    def loss(self, lrs: np.ndarray, steps: Sequence[int], peak: float,
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
              N: float | None = None) -> np.ndarray:
         raise NotImplementedError
 
@@ -151,7 +151,7 @@ class LawForecaster(Forecaster):
         self.flags_ = [f"{self.variant} law: {f}" for f in bound_flags(self.law_)]
         return self
 
-    def loss(self, lrs: np.ndarray, steps: Sequence[int], peak: float,
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
              N: float | None = None) -> np.ndarray:
         lrs = np.asarray(lrs, dtype=np.float64)
         st = np.atleast_1d(np.asarray(steps, dtype=np.int64))
@@ -204,7 +204,7 @@ class CurveForecaster(Forecaster):
                                + "; ".join(model.warnings_) + ")")
         return self
 
-    def loss(self, lrs: np.ndarray, steps: Sequence[int], peak: float,
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
              N: float | None = None) -> np.ndarray:
         return np.asarray(self.model_.predict(np.asarray(lrs, dtype=np.float64),
                                               np.atleast_1d(steps), peak=peak))

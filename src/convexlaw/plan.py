@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -128,7 +128,10 @@ class Plan:
 
         shape = make_schedule(self.schedule, self.steps, 1.0)
         at = [int(np.flatnonzero(shape > 0)[-1]) + 1]
-        return np.array([self.forecaster.loss(p * shape, at, p, self.size)[0] for p in peaks])
+        if self.forecaster is None:
+            raise ValueError("this plan carries no fitted forecaster (read back from JSON?)")
+        fc = self.forecaster
+        return np.array([fc.loss(p * shape, at, p, self.size)[0] for p in peaks])
 
 
 def pilot_runs(store: Any, kind: str | None = None) -> list[Any]:
@@ -253,7 +256,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     except ValueError as err:
         raise PlanError(f"--schedule {schedule!r}: {err}") from None
     sized = len({float(r.N) for r in kept if r.N}) > 1
-    N = float(size) if sized else None
+    N = float(size) if sized and size is not None else None
     horizons = sorted({int(r.T) for r in kept})
     notes = [f"left out {d['name']} (T = {d['T']}, peak {d['peak']:.3g}): {d['reason']}"
              for d in left]
@@ -344,7 +347,7 @@ def _burn_in_of(fc: Forecaster, crow: dict[str, Any] | None, fitted: dict[str, F
     if isinstance(fc, CurveForecaster):
         return bis[fc.model].to_dict()
     if crow is not None:
-        return bis[fitted[crow["forecaster"]].model].to_dict()
+        return bis[cast(CurveForecaster, fitted[crow["forecaster"]]).model].to_dict()
     return None
 
 
@@ -357,7 +360,8 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
     laws = {f.variant: f.law_ for f in fitted.values() if isinstance(f, LawForecaster)}
     law_rows = [dict(r) for r in table if r["source"] == "law" and r["k"] is not None]
     best_law = choose(law_rows)[0]
-    variant = fitted[best_law["forecaster"]].variant if best_law else "literal"
+    variant = cast(LawForecaster, fitted[best_law["forecaster"]]).variant if best_law \
+        else "literal"
     if n_boot:
         for v in {variant, "literal"} & set(laws):
             laws[v] = LawForecaster(v, kind, n_boot=n_boot, random_state=random_state
@@ -400,7 +404,7 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
         default=None)  # the curve model that scored best, by the score that chose
     curve_fit = None
     if crow is not None:
-        cf = fitted[crow["forecaster"]]
+        cf = cast(CurveForecaster, fitted[crow["forecaster"]])
         at = np.unique(np.round(np.geomspace(1, steps, CURVE_POINTS)).astype(np.int64))
         pred = cf.loss(eta * shape, at, eta, N)
         curve_fit = cf.model_
@@ -410,8 +414,9 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
                  "params": dict(cf.model_.params_), "fit_r2": cf.model_.fit_info_["r2"]}
     comparison = []
     for r in law_rows:
-        law = fitted[r["forecaster"]].law_
-        comparison.append({"variant": fitted[r["forecaster"]].variant, "kind": law.kind,
+        lf = cast(LawForecaster, fitted[r["forecaster"]])
+        law = lf.law_
+        comparison.append({"variant": lf.variant, "kind": law.kind,
                            "k": r["k"], "PredE": law.metrics_["PredE"],
                            "WorstE": law.metrics_["WorstE"], "AICc": law.metrics_["AICc"],
                            "holdout_PredE": r["holdout_PredE"], "holdout": r["split"],

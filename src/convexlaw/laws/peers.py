@@ -178,6 +178,7 @@ class _Peer:
         self.N_ref_ = None if N is None else float(np.exp(np.mean(np.log(N))))
         k = 2 + (self.beta is None) + (2 if N is not None else 0)
         nT = np.unique(T).size
+        self.loss_note_: str | None = None
         if L.size <= k - 1 or nT < 2:
             self.loss_note_ = (f"{self.name}: the loss law needs more cells than its {k} "
                                f"parameters and two or more horizons; the pilots have "
@@ -238,11 +239,12 @@ class _Peer:
             raise ValueError(f"{self.name} spans several model sizes: give N")
         v = self.eta_
         log_eta = v["log_a"] + v["b_T"] * math.log(T)
-        if self.sized_:
+        if self.sized_ and N is not None:  # (sized without N was refused above)
             log_eta += v["b_N"] * math.log(N)
         loss = None
         if self.loss_ is not None:
-            n = None if not self.sized_ else np.array([N / self.N_ref_])
+            n = np.array([N / self.N_ref_]) if self.sized_ and N is not None and \
+                self.N_ref_ is not None else None
             loss = float(self._pred(self.loss_, np.array([T / self.T_ref_]), n)[0])
         notes = []
         if self.unbracketed_:

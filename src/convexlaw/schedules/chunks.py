@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -125,7 +125,8 @@ def reversed_chunks(fn: Callable[[np.ndarray], np.ndarray], n: int) -> Iterator[
         _fill(fn, ring[i % len(ring)], a, b, a)
         return ring[i % len(ring)][: b - a]
 
-    pool, pending = _pool(), deque()
+    pool = _pool()
+    pending: deque[Future[np.ndarray]] = deque()
     try:
         for i in range(len(bounds)):
             while len(pending) <= AHEAD and i + len(pending) < len(bounds):

@@ -15,7 +15,7 @@ Durations below 1 are fractions of the run, from 1 on step counts.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,7 @@ def wsd(s: np.ndarray, n: int, cooldown: float = 0.2, shape: str = "linear",
     Param("milestones", [0.5, 0.75], "list", 0.0, None, help="where to decay"),
     Param("factor", 0.1, "float", 0.0, 1.0, help="multiplier per milestone"),
 )
-def step(s: np.ndarray, n: int, milestones: list[float] = (0.5, 0.75), factor: float = 0.1
+def step(s: np.ndarray, n: int, milestones: Sequence[float] = (0.5, 0.75), factor: float = 0.1
          ) -> np.ndarray:
     ms = np.sort([_steps_of(m, n) for m in milestones])
     return _pieces(s, ms, factor ** np.arange(ms.size + 1, dtype=np.float64))
@@ -123,11 +123,13 @@ def exponential(s: np.ndarray, n: int, final: float = 0.01) -> np.ndarray:
     return final ** (s / n)
 
 
+# the contributing page shows this schedule as the recipe: --8<-- [start:poly]
 @register("poly", "m(s) = final + (1 − final)·(1 − s/n)^power", "polynomial decay",
            Param("power", 2.0, "float", 0.0, None, help="exponent p"), _FINAL,
            aliases=("polynomial",))
 def poly(s: np.ndarray, n: int, power: float = 2.0, final: float = 0.0) -> np.ndarray:
     return final + (1.0 - final) * (1.0 - s / n) ** power
+# --8<-- [end:poly]
 
 
 @register(
@@ -199,8 +201,8 @@ def restarts(s: np.ndarray, n: int, cycles: int = 4, mult: float = 1.0, final: f
     Param("values", [1.0, 0.1], "list", 0.0, None, help="multipliers, one per piece"),
     Param("bounds", [0.5], "list", 0.0, None, help="starts of pieces 2…"),
 )
-def piecewise(s: np.ndarray, n: int, values: list[float] = (1.0, 0.1),
-              bounds: list[float] = (0.5,)) -> np.ndarray:
+def piecewise(s: np.ndarray, n: int, values: Sequence[float] = (1.0, 0.1),
+              bounds: Sequence[float] = (0.5,)) -> np.ndarray:
     if len(values) != len(bounds) + 1:
         raise SpecError(f"in 'piecewise': {len(values)} values need {len(values) - 1} bounds, "
                         f"got {len(bounds)}")

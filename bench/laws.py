@@ -215,6 +215,17 @@ def peers_constant(groups: dict, results: dict) -> list[str]:
                         peers_on(T, P, L, 49800.0), measured, results)
 
 
+def on_grid(peaks: list[float]) -> list[float]:
+    """The peaks on the sweep's evenly spaced log grid: a planned peak off the grid (the
+    demo runs one) next to a grid point would make the parabola ill-conditioned."""
+    x = np.log(peaks)
+    if x.size < 4:
+        return peaks
+    step = float(np.median(np.diff(x)))
+    k = (x - x[0]) / step
+    return [p for p, kk in zip(peaks, k, strict=True) if abs(kk - round(kk)) < 0.01]
+
+
 def peers_store(path: Path, n_boot: int, results: dict) -> list[str] | None:
     runs = RunStore(path).list(curves=True)
     if not runs:
@@ -233,23 +244,39 @@ def peers_store(path: Path, n_boot: int, results: dict) -> list[str] | None:
     by_peak: dict[float, list[float]] = {}
     for r in targets:  # several seeds: the mean final loss per peak
         by_peak.setdefault(float(r.peak_lr), []).append(r.final_loss("val"))
-    peaks = sorted(by_peak)
+    peaks = on_grid(sorted(by_peak))
     measured = measured_optimum(peaks, [float(np.mean(by_peak[p])) for p in peaks])
     ours = {"eta_star": plan.eta_star, "loss_star": plan.loss_star, "name": plan.source}
-    cells = side_by_side(f"{path.name}: T ≤ {max(r.T for r in pilots)} → {Tt}", ours,
+    name = path.name if path.name != "runs.db" else f"{path.parent.name}/{path.name}"
+    cells = side_by_side(f"{name}: T ≤ {max(r.T for r in pilots)} → {Tt}", ours,
                          plan.peers, measured, results)
     results["side_by_side"][-1]["forecasters"] = [
-        {k: r[k] for k in ("forecaster", "holdout_PredE", "eta_star", "loss_star", "flags")}
+        {k: r.get(k) for k in ("forecaster", "split", "holdout_PredE", "optimum", "score",
+                               "scored_by", "eta_star", "loss_star", "flags", "chosen")}
         for r in plan.candidates]
+    e_m, l_m, _ = measured
+    rows = []
+    for r in plan.candidates:  # is the held-out score choosing the right forecaster?
+        o = r.get("optimum")
+        rows.append([r["forecaster"] + (" ✓" if r["chosen"] else ""), str(r["split"]),
+                     "—" if r["holdout_PredE"] is None else f"{100 * r['holdout_PredE']:.2f} %",
+                     "—" if not o else f"{ratio(o['eta_ratio'])}, {pct(o['loss_error'])}",
+                     "—" if r.get("score") is None else f"{r['score']:.2f}",
+                     "—" if r["eta_star"] is None else ratio(r["eta_star"] / e_m),
+                     "—" if r["loss_star"] is None else pct(r["loss_star"] / l_m - 1),
+                     "; ".join(r["flags"])[:60]])
+    print(table(["forecaster", "split", "held-out PredE", "held-out optimum (η*, L*)",
+                 "score", f"η* at T={Tt}", f"L* at T={Tt}", "flags"], rows))
     results["side_by_side"][-1]["left_out"] = len(plan.left_out)
     return cells
 
 
-def peers(groups: dict, stores: Path | None, n_boot: int, results: dict) -> None:
+def peers(groups: dict, stores: Path | None, n_boot: int, results: dict,
+          extra: list[str] = ()) -> None:
     print("\n## 2. Ours vs the power-law peer vs the literal √T rule, same pilots\n")
     rows = [peers_constant(groups, results)]
     if stores is not None:
-        for p in sorted(stores.glob("testbed-*.db")):
+        for p in sorted(stores.glob("testbed-*.db")) + [Path(x) for x in extra]:
             row = peers_store(p, n_boot, results)
             if row:
                 rows.append(row)
@@ -314,6 +341,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="G1, G2 and the tables only")
     ap.add_argument("--stores", type=Path, default=Path("/work/data"),
                     help="folder with testbed-*.db run stores (side-by-side cases)")
+    ap.add_argument("--store", action="append", default=[],
+                    help="one more run store (pilots + target sweep), e.g. a demo's runs.db")
     ap.add_argument("--json", type=Path, help="write all numbers as JSON")
     ap.add_argument("--write-examples", action="store_true",
                     help="(re)write the example tables under examples/")
@@ -329,7 +358,7 @@ def main() -> None:
     print("# Laws and plans against the empirical peers (bench/laws.py)")
     goals(groups, args.boot, results, args.quick)
     peers(groups, None if args.quick or not args.stores.is_dir() else args.stores,
-          args.boot, results)
+          args.boot, results, args.store)
     variants(groups, results)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
     if args.json:

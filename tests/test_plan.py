@@ -129,6 +129,46 @@ def test_measured_optimum_parabola():
     assert (e, L, ok) == (0.2, 1.0, True)
 
 
+def test_measured_optimum_averages_seeds():
+    """Three seeds per peak: the parabola runs through the seed means (one per peak)."""
+    e0, L0 = 0.03, 0.5
+    p = e0 * 2.0 ** np.array([-1.0, 0.3, 1.0])
+    mean = L0 + 0.1 * np.log(p / e0) ** 2
+    noise = np.array([-0.01, 0.0, 0.01])  # zero-mean over the seeds
+    peaks = np.repeat(p, 3)
+    loss = np.repeat(mean, 3) + np.tile(noise, 3)
+    e, L, ok = measured_optimum(peaks, loss)
+    assert ok and e == pytest.approx(e0, rel=1e-9) and L == pytest.approx(L0, rel=1e-9)
+    # a peak where most seeds diverged counts as diverged: it brackets from above
+    e, L, ok = measured_optimum([0.1, 0.2, 0.4, 0.4, 0.4], [2.0, 1.0, 1.5, math.inf, math.inf])
+    assert (e, L, ok) == (0.2, 1.0, True)
+
+
+def test_optimum_error_scores_the_plan_at_the_held_out_horizon(store):
+    """On pilots from the literal bound the literal law's optimum at the held-out horizon
+    is exact (score 0) and the choice is made by that score."""
+    from convexlaw.curve.holdout import make_splits
+    from convexlaw.forecasters import LawForecaster, choose, optimum_error
+
+    runs = pilot_runs(store)
+    split = make_splits(runs, "horizon")[0]
+    fc = LawForecaster("literal").fit(split.fit)
+    o = optimum_error(fc, split)
+    # the measured optimum is a parabola through 3 peaks ×2 apart: close, not exact
+    assert o["eta_ratio"] == pytest.approx(1.0, abs=0.15)
+    assert abs(o["loss_error"]) < 2e-3
+    assert o["score"] == pytest.approx(0.5 * (abs(math.log(o["eta_ratio"])) / math.log(1.25)
+                                              + abs(o["loss_error"]) / 0.01), rel=1e-12)
+    assert optimum_error(fc, make_splits(runs, "tail")[0]) is None  # no horizon held out
+    plan = make_plan(runs, 8000, n_boot=0, curve_model=None, window=10,
+                     variants=("literal", "peak"))
+    rows = {r["forecaster"]: r for r in plan.candidates}
+    assert all(r["scored_by"] == "optimum at the held-out horizon" for r in rows.values())
+    assert rows["law literal"]["score"] == pytest.approx(o["score"], rel=1e-9)
+    pick, _ = choose([dict(r) for r in plan.candidates])
+    assert pick["score"] == min(r["score"] for r in rows.values())
+
+
 runner = CliRunner()
 
 
@@ -237,3 +277,25 @@ def test_two_horizons_too_thin_for_the_laws_plan_through_the_curve_model():
     assert plan.source == "curve convex-ed" and plan.holdout == "horizon"
     lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
     assert lit["split"] == "tail"  # the law could only be held out on the pilots' tails
+
+
+def test_a_curve_model_that_cannot_be_fitted_is_left_out_not_fatal():
+    """Pilots logging only their final loss: the curve models cannot be fitted (one point
+    per run), so the plan says so and plans with the law (exact on the literal law's
+    synthetic sweep: η* = √(q1²X/(q2²Y)) at the target)."""
+    import warnings
+
+    def synth(T, eta):
+        s = schedule("cosine", T, 1.0)
+        X, Y = bound_terms(s, at=[T])
+        return Run(f"T{T}p{eta}", lrs=eta * s, peak_lr=eta, schedule="cosine",
+                   curves={"val": ([T], [0.5 + 4.0 * X[0] / eta + 25.0 * Y[0] * eta])})
+
+    runs = [synth(T, e) for T in (100, 400) for e in (0.01, 0.02, 0.04, 0.08)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = make_plan(runs, 1600, variants=("literal",), n_boot=0)
+    assert p.source == "law literal"
+    assert sum("left out: its burn-in could not be chosen" in w for w in p.warnings) == 2
+    X, Y = bound_terms(schedule("cosine", 1600, 1.0), at=[1600])
+    assert p.eta_star == pytest.approx((4.0 * X[0] / (25.0 * Y[0])) ** 0.5, rel=1e-6)

@@ -371,8 +371,9 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
                       f"planned peak the seeds span {100 * spread / loss_planned:.2f} % of "
                       "the loss")
     if kappa_measured is not None:
+        chosen = "" if plan.kappa is None else f"; chosen forecaster κ = {plan.kappa:+.3f}"
         console.print(f"  measured η* ∝ T^{kappa_measured:+.3f} over the bracketed optima "
-                      f"(literal bound: −0.5); chosen law κ = {plan.kappa:+.3f}")
+                      f"(literal bound: −0.5){chosen}")
     verdict = ("both goals met" if eta_ok and loss_ok else
                "goals missed: " + ", ".join(n for n, ok in (("optimal LR", eta_ok),
                                                             ("final loss", loss_ok)) if not ok))

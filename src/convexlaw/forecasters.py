@@ -38,7 +38,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 __all__ = ["CurveForecaster", "Forecaster", "LawForecaster", "choose", "evaluate", "holdout_score",
-           "kappa_of"]
+           "kappa_of", "optimum_error"]
 
 _GRID = 25
 
@@ -59,7 +59,7 @@ class Forecaster:
     def fit(self, runs: Sequence[Any]) -> Forecaster:
         raise NotImplementedError
 
-    def loss(self, lrs: np.ndarray, steps: Sequence[int], peak: float,
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
              N: float | None = None) -> np.ndarray:
         raise NotImplementedError
 
@@ -151,7 +151,7 @@ class LawForecaster(Forecaster):
         self.flags_ = [f"{self.variant} law: {f}" for f in bound_flags(self.law_)]
         return self
 
-    def loss(self, lrs: np.ndarray, steps: Sequence[int], peak: float,
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
              N: float | None = None) -> np.ndarray:
         lrs = np.asarray(lrs, dtype=np.float64)
         st = np.atleast_1d(np.asarray(steps, dtype=np.int64))
@@ -204,7 +204,7 @@ class CurveForecaster(Forecaster):
                                + "; ".join(model.warnings_) + ")")
         return self
 
-    def loss(self, lrs: np.ndarray, steps: Sequence[int], peak: float,
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
              N: float | None = None) -> np.ndarray:
         return np.asarray(self.model_.predict(np.asarray(lrs, dtype=np.float64),
                                               np.atleast_1d(steps), peak=peak))
@@ -221,21 +221,65 @@ def _clone(fc: Forecaster) -> Forecaster:
     return CurveForecaster(fc.model, fc.burn_in, fc.kind)
 
 
-def holdout_score(fc: Forecaster, splits: Sequence[Any], kind: str | None = None
-                  ) -> dict[str, Any]:
+# the plan's goals: η* within ×1.25, L* within 1 % — the scales of the optimum error
+ETA_SCALE, LOSS_SCALE = math.log(1.25), 0.01
+
+
+def optimum_error(fc: Forecaster, split: Any, kind: str | None = None
+                  ) -> dict[str, Any] | None:
+    """The plan's own error on a horizon split: the fitted forecaster's optimum (η*, L*)
+    at the held-out horizon against the measured one (parabola in log η through the best
+    test run and its neighbours), when the test runs bracket it. ``score`` =
+    ½(|ln(η*_pred/η*_meas)|/ln 1.25 + |L*_pred/L*_meas − 1|/1 %): 1 means both at the
+    goals' edge. None when the optimum is not bracketed or the test runs differ in shape
+    or size."""
+    from convexlaw.laws.peers import measured_optimum
+
+    runs = [r for r, _ in split.test]
+    if split.kind != "horizon" or len(runs) < 3 or len({getattr(r, "N", None)
+                                                        for r in runs}) > 1:
+        return None
+    finals, peaks, last = [], [], set()
+    for r in runs:
+        st, v = r.curve(kind) if kind else r.curve()
+        finals.append(float(v[-1]))
+        peaks.append(_peak(r))
+        last.add(int(st[-1]))
+    shapes = {np.round(np.asarray(r.lrs) / _peak(r), 9).tobytes() for r in runs}
+    if len(shapes) > 1 or len(last) > 1:
+        return None
+    e_m, L_m, ok = measured_optimum(peaks, finals)
+    if not ok:
+        return None
+    shape = np.asarray(runs[0].lrs, dtype=np.float64)[:last.pop()] / peaks[0]
+    e_p, L_p = fc.optimum(shape, (min(peaks) / 10, max(peaks) * 10),
+                          getattr(runs[0], "N", None))
+    er, lr = e_p / e_m, L_p / L_m - 1
+    return {"eta_ratio": float(er), "loss_error": float(lr), "eta_measured": float(e_m),
+            "score": float(0.5 * (abs(math.log(er)) / ETA_SCALE + abs(lr) / LOSS_SCALE))}
+
+
+def holdout_score(fc: Forecaster, splits: Sequence[Any], kind: str | None = None,
+                  score_points: bool = True) -> dict[str, Any]:
     """Refit a copy of ``fc`` on each split's fit runs and score its test points
-    (``convexlaw.curve.holdout.score_split``): mean PredE and |final error| over splits."""
+    (``convexlaw.curve.holdout.score_split``): mean PredE and |final error| over splits;
+    on a horizon split also the error of the optimum (``optimum_error``, key "optimum")."""
     from convexlaw.curve.holdout import score_split
 
     if not splits:
         raise ValueError("no held-out split")
-    out = []
+    out, opt = [], None
     for sp in splits:
         f = _clone(fc).fit(sp.fit)
-        out.append(score_split(f.predict_run, sp, kind))
+        if score_points:
+            out.append(score_split(f.predict_run, sp, kind))
+        if sp.kind == "horizon":
+            opt = optimum_error(f, sp, kind)
+    if not score_points:
+        return {"optimum": opt, "split": splits[0].kind}
     return {"PredE": float(np.mean([o["PredE"] for o in out])),
             "final": float(np.mean([o["final"] for o in out])), "split": splits[0].kind,
-            "runs": [p for o in out for p in o["runs"]]}
+            "runs": [p for o in out for p in o["runs"]], "optimum": opt}
 
 
 def kappa_of(fc: Forecaster, spec: str, steps: int, peaks: tuple[float, float],
@@ -273,7 +317,7 @@ def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
         row: dict[str, Any] = {"forecaster": fc.label, "source": fc.source, "k": None,
                                "holdout_PredE": None, "holdout_final": None, "split": None,
                                "flags": [], "eta_star": None, "loss_star": None,
-                               "kappa": None, "chosen": False}
+                               "kappa": None, "optimum": None, "chosen": False}
         try:
             fc.fit(runs)
         except (ValueError, RuntimeError) as err:
@@ -284,14 +328,20 @@ def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
         pre = (prescored or {}).get(fc.label)
         if pre is not None:
             row.update(holdout_PredE=pre["PredE"], holdout_final=pre["final"],
-                       split=pre["split"])
+                       split=pre["split"], optimum=None)
+            if pre["split"] == "horizon":  # the selector scored the points, not the optimum
+                try:
+                    row["optimum"] = holdout_score(fc, split_sets[0], kind,
+                                                   score_points=False)["optimum"]
+                except (ValueError, RuntimeError):
+                    pass
         for splits in [] if pre is not None else split_sets:
             try:
                 sc = holdout_score(fc, splits, kind)
             except (ValueError, RuntimeError):
                 continue  # these splits cannot determine the forecaster: try the next
             row.update(holdout_PredE=sc["PredE"], holdout_final=sc["final"],
-                       split=sc["split"], holdout_runs=sc["runs"])
+                       split=sc["split"], holdout_runs=sc["runs"], optimum=sc["optimum"])
             break
         e, L = fc.optimum(shape, peaks, N)
         row.update(eta_star=e, loss_star=L, flags=list(fc.flags_))
@@ -313,7 +363,10 @@ def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail
 
     Errors of different splits are not compared: the rows scored on the first split kind
     in ``order`` that an unflagged row has compete; rows scored only on a later (fallback)
-    split compete only when no row has an earlier one.
+    split compete only when no row has an earlier one. The score is the error of the
+    optimum at the held-out horizon (``optimum_error``) when every competing row has one —
+    that is what a plan reports — else the held-out curves' PredE. Sets ``score`` and
+    ``scored_by`` on the rows.
     """
     scored: list[dict[str, Any]] = []
     for kind in order:
@@ -330,13 +383,25 @@ def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail
             return None, []
         return fitted[0], ["no held-out split could score the forecasters: the plan uses "
                            f"{fitted[0]['forecaster']} untested (add pilots)"]
-    best = min(r["holdout_PredE"] for r in pool)
-    near = [r for r in pool if r["holdout_PredE"] <= 1.05 * best + 1e-5]
-    pick = min(near, key=lambda r: (r["k"], r["holdout_PredE"]))
+    # the plan's own error at the held-out horizon when every candidate has it, else the
+    # error on the held-out curves
+    by_opt = all(r.get("optimum") for r in scored)
+
+    def score(r: dict[str, Any]) -> float:
+        return r["optimum"]["score"] if by_opt else r["holdout_PredE"]
+
+    ids = {id(r) for r in scored}
+    for r in table:
+        r["score"] = score(r) if id(r) in ids else None
+        r["scored_by"] = (("optimum at the held-out horizon" if by_opt else "held-out curves")
+                          if id(r) in ids else None)
+    best = min(score(r) for r in pool)
+    near = [r for r in pool if score(r) <= 1.05 * best + 1e-5]
+    pick = min(near, key=lambda r: (r["k"], score(r)))
     for r in scored:
-        if r["flags"] and r["holdout_PredE"] < pick["holdout_PredE"]:
-            warn.append(f"{r['forecaster']} held out better ({100 * r['holdout_PredE']:.3f} %"
-                        f" vs {100 * pick['holdout_PredE']:.3f} %) but is not chosen: "
+        if r["flags"] and score(r) < score(pick):
+            warn.append(f"{r['forecaster']} held out better ({score(r):.4g} vs "
+                        f"{score(pick):.4g}, {r['scored_by']}) but is not chosen: "
                         + "; ".join(r["flags"]))
     if pick["flags"]:
         warn.append(f"every scored forecaster is flagged; the chosen {pick['forecaster']}: "

@@ -12,9 +12,10 @@ peaks is enough) the plan
 3. fits every *forecaster* (``convexlaw.forecasters``): the horizon law and its variants on
    the pilots' final losses, and loss-curve models on every logged point of every pilot;
 4. scores each on held-out splits (``convexlaw.curve.holdout``): the shorter horizons
-   predict the longest one, or — at a single horizon, or when the shorter horizons cannot
-   determine a forecaster — each longest pilot's second half is predicted from its first
-   half and the other pilots;
+   predict the longest one — scored by the plan's own error there, η* and L* against the
+   measured optimum when the longest pilots bracket it (else the held-out curves) — or, at
+   a single horizon or when the shorter horizons cannot determine a forecaster, each
+   longest pilot's second half is predicted from its first half and the other pilots;
 5. takes η* and L* at the target horizon and schedule from the forecaster with the lowest
    held-out error, never one whose parameter sits at a bound, whose optimum is not
    interior, or whose η* rises with T (κ > 0) unless no other is left (then it says so).
@@ -45,7 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -127,7 +128,10 @@ class Plan:
 
         shape = make_schedule(self.schedule, self.steps, 1.0)
         at = [int(np.flatnonzero(shape > 0)[-1]) + 1]
-        return np.array([self.forecaster.loss(p * shape, at, p, self.size)[0] for p in peaks])
+        if self.forecaster is None:
+            raise ValueError("this plan carries no fitted forecaster (read back from JSON?)")
+        fc = self.forecaster
+        return np.array([fc.loss(p * shape, at, p, self.size)[0] for p in peaks])
 
 
 def pilot_runs(store: Any, kind: str | None = None) -> list[Any]:
@@ -198,7 +202,8 @@ def _select(runs: Sequence[Any], size: float | None, window: float | None,
         data = LawData.from_runs(kept, points="final", kind=kind)
         idx, notes = edge_trim(data)
         gone = {data.groups[g] for g in set(range(len(kept))) - set(data.group[idx])}
-        more = [n | {"id": next(r.id for r in kept if r.name == n["name"])} for n in notes]
+        more = [n | {"id": next(r.id for r in kept if r.name == n["name"]), "T": int(n["T"])}
+                for n in notes]
         kept = [r for r in kept if r.name not in gone]
     left += more
     used = {r.id for r in kept}
@@ -251,7 +256,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     except ValueError as err:
         raise PlanError(f"--schedule {schedule!r}: {err}") from None
     sized = len({float(r.N) for r in kept if r.N}) > 1
-    N = float(size) if sized else None
+    N = float(size) if sized and size is not None else None
     horizons = sorted({int(r.T) for r in kept})
     notes = [f"left out {d['name']} (T = {d['T']}, peak {d['peak']:.3g}): {d['reason']}"
              for d in left]
@@ -275,15 +280,20 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         try:
             bis[m] = resolve_burn_in(kept, burn_in, make_model(m), kind=kind, split=split,
                                      max_tests=MAX_TESTS)
-        except ValueError as err:
-            raise PlanError(f"burn-in of {m}: {err}") from None
+        except ValueError as err:  # this model cannot be fitted: the others still can
+            notes.append(f"curve model {m} left out: its burn-in could not be chosen ({err})")
+            continue
         row = next((r for r in bis[m].evidence if r.get("start") == bis[m].step
                     and "holdout_PredE" in r), None)
         if row is not None:  # the selector already scored this model on the same splits
             prescored[f"curve {m}"] = {"PredE": row["holdout_PredE"],
                                        "final": row["holdout_final"], "split": bis[m].split}
     cands: list[Forecaster] = [LawForecaster(v, kind) for v in variants]
-    cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models]
+    cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models if m in bis]
+    if len(horizons) < 2 and not bis:
+        raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}) and "
+                        "no curve model could be fitted to them: " + "; ".join(notes[-len(
+                            curve_models):]))
     peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
                              peaks, N, kind, say, prescored)
@@ -337,7 +347,7 @@ def _burn_in_of(fc: Forecaster, crow: dict[str, Any] | None, fitted: dict[str, F
     if isinstance(fc, CurveForecaster):
         return bis[fc.model].to_dict()
     if crow is not None:
-        return bis[fitted[crow["forecaster"]].model].to_dict()
+        return bis[cast(CurveForecaster, fitted[crow["forecaster"]]).model].to_dict()
     return None
 
 
@@ -348,9 +358,10 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
             peaks: tuple[float, float], kind: str | None, n_boot: int, random_state: int,
             warns: list[str]) -> Plan:
     laws = {f.variant: f.law_ for f in fitted.values() if isinstance(f, LawForecaster)}
-    law_rows = [r for r in table if r["source"] == "law" and r["k"] is not None]
+    law_rows = [dict(r) for r in table if r["source"] == "law" and r["k"] is not None]
     best_law = choose(law_rows)[0]
-    variant = fitted[best_law["forecaster"]].variant if best_law else "literal"
+    variant = cast(LawForecaster, fitted[best_law["forecaster"]]).variant if best_law \
+        else "literal"
     if n_boot:
         for v in {variant, "literal"} & set(laws):
             laws[v] = LawForecaster(v, kind, n_boot=n_boot, random_state=random_state
@@ -368,11 +379,11 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
         warns = warns + list(fc.law_.warnings_)
     else:
         eta_iv, loss_iv = _curve_interval(fc, chosen, shape, N)
-    best = chosen["holdout_PredE"]
+    best = chosen.get("score")
     for r in table:  # model disagreement widens the intervals
-        if r is chosen or r["flags"] or r["holdout_PredE"] is None or best is None:
+        if r is chosen or r["flags"] or r.get("score") is None or best is None:
             continue
-        if r["holdout_PredE"] <= NEAR * best:
+        if r["score"] <= NEAR * best:
             eta_iv = [np.nanmin([eta_iv[0], r["eta_star"], eta]),
                       np.nanmax([eta_iv[1], r["eta_star"], eta])]
             loss_iv = [np.nanmin([loss_iv[0], r["loss_star"], loss]),
@@ -388,11 +399,12 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
     curve = None
     crow = chosen if isinstance(fc, CurveForecaster) else min(
         (r for r in table if r["source"] == "curve" and r["k"] is not None),
-        key=lambda r: math.inf if r["holdout_PredE"] is None else r["holdout_PredE"],
-        default=None)
+        key=lambda r: (r.get("score") is None, r.get("score") or 0.0,
+                       math.inf if r["holdout_PredE"] is None else r["holdout_PredE"]),
+        default=None)  # the curve model that scored best, by the score that chose
     curve_fit = None
     if crow is not None:
-        cf = fitted[crow["forecaster"]]
+        cf = cast(CurveForecaster, fitted[crow["forecaster"]])
         at = np.unique(np.round(np.geomspace(1, steps, CURVE_POINTS)).astype(np.int64))
         pred = cf.loss(eta * shape, at, eta, N)
         curve_fit = cf.model_
@@ -402,8 +414,9 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
                  "params": dict(cf.model_.params_), "fit_r2": cf.model_.fit_info_["r2"]}
     comparison = []
     for r in law_rows:
-        law = fitted[r["forecaster"]].law_
-        comparison.append({"variant": fitted[r["forecaster"]].variant, "kind": law.kind,
+        lf = cast(LawForecaster, fitted[r["forecaster"]])
+        law = lf.law_
+        comparison.append({"variant": lf.variant, "kind": law.kind,
                            "k": r["k"], "PredE": law.metrics_["PredE"],
                            "WorstE": law.metrics_["WorstE"], "AICc": law.metrics_["AICc"],
                            "holdout_PredE": r["holdout_PredE"], "holdout": r["split"],
@@ -428,12 +441,18 @@ def plan_lines(plan: Plan) -> list[str]:
     lo, hi = plan.eta_interval
     llo, lhi = plan.loss_interval
     kap = "" if plan.kappa is None else f", κ = {plan.kappa:+.3f} (η* ∝ T^κ)"
+
+    def iv(a: float, b: float, fmt: str) -> str:
+        if not (math.isfinite(a) and math.isfinite(b)):  # a law without bootstrap refits
+            return "no interval: no bootstrap refits (--boot 0)"
+        return f"interval {a:{fmt}} … {b:{fmt}}"
+
     out = [f"target: T = {plan.steps} steps, schedule {plan.schedule}"
            + ("" if plan.size is None else f", N = {plan.size:.4g}"),
-           f"recommended peak LR  η* = {plan.eta_star:.4g}   (interval {lo:.4g} … {hi:.4g}"
-           f"{kap})",
-           f"predicted final loss L = {plan.loss_star:.4f}   (interval {llo:.4f} … {lhi:.4f})",
-           f"both from: {plan.source}, chosen by held-out error ({plan.holdout} split)"]
+           f"recommended peak LR  η* = {plan.eta_star:.4g}   ({iv(lo, hi, '.4g')}{kap})",
+           f"predicted final loss L = {plan.loss_star:.4f}   ({iv(llo, lhi, '.4f')})",
+           f"both from: {plan.source}, chosen by held-out error ({plan.holdout} split, "
+           f"{next((r['scored_by'] for r in plan.candidates if r['chosen']), '')})"]
     for m, b in plan.burn_ins.items():
         out.append(f"burn-in of {m}: {b['step']} ({b['rule']})")
     lit = plan.literal_forecast

@@ -126,8 +126,11 @@ def plan_cmd(
         pick = [pts[int(i)] for i in
                 sorted(set(map(int, [0, len(pts) // 4, len(pts) // 2, 3 * len(pts) // 4,
                                      len(pts) - 1])))]
-        console.print("predicted curve: " + ", ".join(f"t={s}: {v:.4f}" for s, v in pick),
-                      highlight=False)
+        src = plan.curve["model"]
+        note = "" if src == plan.source else (
+            f"; its final loss differs from L* above, which {plan.source} predicts")
+        console.print(f"predicted curve at η* ({src}{note}): "
+                      + ", ".join(f"t={s}: {v:.4f}" for s, v in pick), highlight=False)
     for w in plan.warnings:
         console.print(f"[yellow]note:[/] {w}", highlight=False)
     if plot is not None:
@@ -138,7 +141,8 @@ def _candidate_table(plan: object) -> None:
     from rich.table import Table
 
     t = Table(title=f"Forecasters: held-out error ({plan.holdout} split), target numbers")
-    for col in ("forecaster", "k", "held-out", "final", f"η* (T={plan.steps})", "L*", "κ"):
+    for col in ("forecaster", "k", "held-out", "final", "opt. η*, L*", "score",
+                f"η* (T={plan.steps})", "L*", "κ"):
         t.add_column(col, justify="left" if col == "forecaster" else "right", no_wrap=True)
     flags = []
     for r in plan.candidates:
@@ -148,8 +152,11 @@ def _candidate_table(plan: object) -> None:
         why = "; ".join(r["flags"]) or r.get("error", "")
         if why:
             flags.append(f"{r['forecaster']}: {why}")
+        o = r.get("optimum")
+        opt = "—" if not o else f"×{o['eta_ratio']:.2f}, {100 * o['loss_error']:+.2f} %"
         t.add_row(r["forecaster"] + (" ✓" if r["chosen"] else " ⚑" if why else ""),
-                  str(r["k"] or "—"), pct(r["holdout_PredE"]), pct(r["holdout_final"]),
+                  str(r["k"] or "—"), pct(r["holdout_PredE"]), pct(r["holdout_final"]), opt,
+                  "—" if r.get("score") is None else f"{r['score']:.3g}",
                   "—" if r["eta_star"] is None else f"{r['eta_star']:.4g}",
                   "—" if r["loss_star"] is None else f"{r['loss_star']:.4f}",
                   "—" if r["kappa"] is None else f"{r['kappa']:+.3f}")

@@ -114,7 +114,7 @@ class CurveModel:
         yhat = np.concatenate([self._predict_data(self.params_, d) for d in data])
         y = np.concatenate([d.y for d in data])
         rel = (yhat - y) / y
-        self.fit_info_ = {
+        self.fit_info_: dict[str, Any] = {
             "runs": [d.name for d in data], "points": int(n),
             "rss_rel": float(rel @ rel), "r2": r2(y, yhat),
             "mean_rel_error": float(np.mean(np.abs(rel))),

@@ -114,7 +114,7 @@ def select_burn_in(runs: Sequence[Any], model: CurveModel, kind: str | None = No
         raise ValueError(f"burn-in starts must be >= 0, got {starts}")
     splits = make_splits(runs, split, kind=kind, tail=tail, max_tests=max_tests)
     sigma = curve_noise([r for sp in splits for r, _ in sp.test], kind)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in starts:
         errs, finals, points = [], [], 0
         try:
@@ -175,8 +175,8 @@ def resolve_burn_in(runs: Sequence[Any], burn_in: int | str | None, model: Curve
         return BurnIn(int(burn_in), "option", "as given")
     if burn_in not in (None, "auto"):
         raise ValueError(f"burn-in must be a step (int >= 0) or 'auto', got {burn_in!r}")
-    onsets = [stored_onset(r) for r in runs]
-    if runs and all(t is not None for t in onsets):
+    onsets = [t for t in (stored_onset(r) for r in runs) if t is not None]
+    if runs and len(onsets) == len(runs):
         i = int(np.argmax(onsets))
         return BurnIn(int(onsets[i]), "onset",
                       f"convexity onset t0 of run {getattr(runs[i], 'name', i)!r} (the "

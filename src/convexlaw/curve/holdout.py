@@ -106,7 +106,7 @@ def score_split(predict: Any, split: Split, kind: str | None = None) -> dict[str
     Returns PredE (mean over test runs of the mean relative error on the scored points),
     final (mean |relative error| of the test runs' final losses), and per-run numbers.
     """
-    per = []
+    per: list[dict[str, Any]] = []
     for run, start in split.test:
         steps, vals = run.curve(kind) if kind else run.curve()
         steps, vals = np.asarray(steps), np.asarray(vals, dtype=np.float64)

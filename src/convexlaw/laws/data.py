@@ -46,7 +46,8 @@ def _profile(n: int, a: float) -> np.ndarray | None:
     return (np.arange(1, n + 1) / _G_REF) ** a
 
 
-def shape_constants(shape: np.ndarray, at: np.ndarray, a_grid: Sequence[float] | None = None
+def shape_constants(shape: np.ndarray, at: np.ndarray,
+                    a_grid: Sequence[float] | np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """X_t and log Y_t of a shape at the 1-based steps ``at``.
 
@@ -122,20 +123,23 @@ class LawData:
             L = np.atleast_1d(np.asarray(loss, dtype=np.float64)).ravel()
             bad = ~np.isfinite(L)
             if bad.any():
-                cols = [np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
-                        if v is not None else None for v in (T, peak, N)]
+                cols: list[np.ndarray | None] = [
+                    np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
+                    if v is not None else None for v in (T, peak, N)]
                 if any(c is not None and c.size != L.size for c in cols):
                     raise ValueError(f"{source}: T, loss, peak_lr and N must have one value "
                                      "per row")
-                for i in np.flatnonzero(bad):
+                T0 = cols[0]
+                assert T0 is not None  # T is required
+                for i in np.flatnonzero(bad).tolist():
                     left.append({"name": str(i) if group is None else str(group[i]),
-                                 "T": float(cols[0][i]),
+                                 "T": float(T0[i]),
                                  "peak": None if cols[1] is None else float(cols[1][i]),
                                  "N": None if cols[2] is None else float(cols[2][i]),
                                  "reason": "diverged (non-finite loss)"})
                 if bad.all():
                     raise ValueError(f"{source}: every row diverged (no finite loss)")
-                T, loss = cols[0][~bad], L[~bad]
+                T, loss = T0[~bad], L[~bad]
                 peak = None if cols[1] is None else cols[1][~bad]
                 N = None if cols[2] is None else cols[2][~bad]
                 group = None if group is None else [g for g, b in zip(group, bad, strict=True)
@@ -261,7 +265,9 @@ class LawData:
         if shape is None:
             raise ValueError("this law was fitted on schedule shapes: give the target "
                              "schedule (a spec such as 'cosine' or per-step multipliers)")
-        shapes, steps, specs = [], [], []
+        shapes: list[np.ndarray] = []
+        steps: list[float] = []
+        specs: list[str | None] = []
         at_arr = None if at is None else np.broadcast_to(np.asarray(at), (n,))
         for i, t in enumerate(T):
             if isinstance(shape, str):
@@ -307,7 +313,7 @@ class LawData:
         """log y(a): the gradient constant per unit G² at peak 1, profile (t/t_ref)^a."""
         if self.mode == "table":
             return 2.0 * a * np.log(self.T / t_ref)
-        if np.ndim(a) == 0 and a == 0:
+        if np.ndim(a) == 0 and a == 0 and self._logy0 is not None:
             return self._logy0 - 0.0
         if self._spline is None:
             grid = np.empty((A_GRID.size, self.n))

@@ -47,16 +47,28 @@ def measured_optimum(peaks: Sequence[float], losses: Sequence[float]
     """(η*, L*, bracketed): a parabola in log η through the best peak and its neighbours.
 
     Not bracketed (the best peak is at an end of the grid): the best peak itself. A
-    diverged neighbour (loss inf/nan) brackets the optimum from above.
+    diverged neighbour (loss inf/nan) brackets the optimum from above. Repeated peaks
+    (seeds) count once, at their mean finite loss — +inf when most of them diverged (a
+    parabola through two runs at one peak would be degenerate).
 
     >>> e, L, ok = measured_optimum([0.01, 0.02, 0.04], [1.2, 1.0, 1.2])
     >>> round(e, 6), round(L, 6), ok
     (0.02, 1.0, True)
+    >>> measured_optimum([0.01, 0.01, 0.02, 0.02, 0.04], [1.1, 1.3, 0.9, 1.1, 1.2])[0]
+    0.02
     """
-    p = np.asarray(peaks, dtype=np.float64)
-    L = np.asarray(losses, dtype=np.float64)
-    order = np.argsort(p)
-    p, L = p[order], np.where(np.isfinite(L[order]), L[order], np.inf)  # diverged: +inf
+    p = np.asarray(peaks, dtype=np.float64).ravel()
+    L = np.asarray(losses, dtype=np.float64).ravel()
+    if p.size != L.size:
+        raise ValueError(f"peaks and losses must have one value each: got {p.size} and "
+                         f"{L.size}")
+    p, inv = np.unique(p, return_inverse=True)  # sorted, one row per peak
+    fin = np.isfinite(L)
+    n_fin = np.bincount(inv, weights=fin, minlength=p.size)
+    total = np.bincount(inv, weights=np.where(fin, L, 0.0), minlength=p.size)
+    n_all = np.bincount(inv, minlength=p.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        L = np.where(2 * n_fin > n_all - 1e-9, total / n_fin, np.inf)  # mostly diverged: +inf
     if p.size == 0 or not np.isfinite(L).any():
         raise ValueError("no finite loss to locate an optimum")
     i = int(np.argmin(L))
@@ -166,6 +178,7 @@ class _Peer:
         self.N_ref_ = None if N is None else float(np.exp(np.mean(np.log(N))))
         k = 2 + (self.beta is None) + (2 if N is not None else 0)
         nT = np.unique(T).size
+        self.loss_note_: str | None = None
         if L.size <= k - 1 or nT < 2:
             self.loss_note_ = (f"{self.name}: the loss law needs more cells than its {k} "
                                f"parameters and two or more horizons; the pilots have "
@@ -226,11 +239,12 @@ class _Peer:
             raise ValueError(f"{self.name} spans several model sizes: give N")
         v = self.eta_
         log_eta = v["log_a"] + v["b_T"] * math.log(T)
-        if self.sized_:
+        if self.sized_ and N is not None:  # (sized without N was refused above)
             log_eta += v["b_N"] * math.log(N)
         loss = None
         if self.loss_ is not None:
-            n = None if not self.sized_ else np.array([N / self.N_ref_])
+            n = np.array([N / self.N_ref_]) if self.sized_ and N is not None and \
+                self.N_ref_ is not None else None
             loss = float(self._pred(self.loss_, np.array([T / self.T_ref_]), n)[0])
         notes = []
         if self.unbracketed_:

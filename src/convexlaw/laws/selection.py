@@ -146,7 +146,7 @@ def law_flags(law: Law) -> list[str]:
     """What forbids choosing a fitted law silently: a parameter at its bound (c at 0, the
     literal law, excepted), no interior optimum, κ > 0 (η* rising with the horizon)."""
     out = bound_flags(law)
-    if law.kind == "OptimumLaw":
+    if not isinstance(law, HorizonLaw | SizeLaw):  # OptimumLaw: no κ
         return out
     try:
         k = law.kappa(N=law.N_ref_ if law.sized else None)

@@ -308,7 +308,7 @@ class Run:
                    and np.array_equal(self.curves[k][1], other.curves[k][1], equal_nan=True)
                    for k in self.curves)
 
-    __hash__ = None  # mutable record
+    __hash__ = None  # type: ignore[assignment]  # a mutable record is not hashable
 
     def __repr__(self) -> str:
         pts = ", ".join(f"{k}:{len(v[0])}" for k, v in self.curves.items())

@@ -35,13 +35,12 @@ import math
 import platform
 import time
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 import torch
 
-from convexlaw import schedule
+from convexlaw import __version__, schedule
 from convexlaw.runs import Run
 from convexlaw.schedules import lambda_lr
 
@@ -73,11 +72,7 @@ def grad_norm(params: list[torch.nn.Parameter]) -> float:
 
 
 def versions() -> dict[str, str]:
-    try:
-        own = metadata.version("convexlaw")
-    except metadata.PackageNotFoundError:
-        own = "unknown"
-    return {"convexlaw": own, "torch": torch.__version__, "numpy": np.__version__,
+    return {"convexlaw": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
 

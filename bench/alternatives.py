@@ -1,6 +1,7 @@
 """convexlaw against the user's real alternatives for the peak LR, on the same target runs.
 
     python bench/alternatives.py [--testbed mlp,gpt] [--seeds 0,1] [--db PATH] [--quick]
+        [--plan-src SRC] [--also-plan LABEL=SRC ...] [--rebuild]
 
 Two fresh-data testbeds of the harness (no training sample seen twice: held-out loss is
 the score), each with a target at a horizon AND a size beyond its pilots:

@@ -299,3 +299,24 @@ def test_a_curve_model_that_cannot_be_fitted_is_left_out_not_fatal():
     assert sum("left out: its burn-in could not be chosen" in w for w in p.warnings) == 2
     X, Y = bound_terms(schedule("cosine", 1600, 1.0), at=[1600])
     assert p.eta_star == pytest.approx((4.0 * X[0] / (25.0 * Y[0])) ** 0.5, rel=1e-6)
+
+
+def test_eta_comes_from_the_forecaster_whose_eta_held_out_best():
+    """choose_eta: among the unflagged rows scored like the chosen one, the smallest
+    |ln η*-ratio| at the held-out horizon; flagged rows and other splits never compete."""
+    from convexlaw.forecasters import choose_eta
+
+    def row(name, k, eta_ratio, flags=(), split="horizon"):
+        return {"forecaster": name, "k": k, "split": split, "flags": list(flags),
+                "eta_star": 0.01, "scored_by": "optimum at the held-out horizon",
+                "optimum": {"eta_ratio": eta_ratio, "loss_error": 0.0, "score": 0.0}}
+
+    chosen = row("law distance", 4, 0.6)
+    table = [chosen, row("law gradient", 4, 0.95), row("law peak", 5, 1.02, ["at bound"]),
+             row("curve x", 5, 1.0, split="tail"), row("law distance+gradient", 5, 0.955)]
+    assert choose_eta(table, chosen)["forecaster"] == "law gradient"  # fewer k within 0.01
+    table[1]["optimum"]["eta_ratio"] = 0.8
+    assert choose_eta(table, chosen)["forecaster"] == "law distance+gradient"
+    tail = row("law distance", 4, 0.6, split="tail")
+    tail["optimum"] = None
+    assert choose_eta([tail], tail) is tail

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-__all__ = ["CurveForecaster", "Forecaster", "LawForecaster", "choose", "evaluate", "holdout_score",
-           "kappa_of", "optimum_error"]
+__all__ = ["CurveForecaster", "Forecaster", "LawForecaster", "choose", "choose_eta", "evaluate",
+           "holdout_score", "kappa_of", "optimum_error"]
 
 _GRID = 25
 
@@ -354,6 +354,27 @@ def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
                 row["flags"].append(f"η* rises with the horizon (κ = {row['kappa']:+.3f})")
         table.append(row)
     return table, fitted
+
+
+def choose_eta(table: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str, Any]:
+    """The row whose η* held out best: among the unflagged rows that competed with
+    ``chosen`` (same split, scored by the optimum at the held-out horizon), the smallest
+    |ln(η*_pred/η*_meas)| there (fewest parameters on a tie within 1 %). Each number of a
+    plan comes from the forecaster that predicted that number best on the held-out
+    horizon: η* from this row, L* from ``chosen`` (the best joint score). Without optimum
+    scores (tail split) it is ``chosen``."""
+    pool = [r for r in table if r.get("scored_by") == chosen.get("scored_by")
+            and r["split"] == chosen["split"] and not r["flags"] and r.get("optimum")
+            and r["eta_star"]]
+    if not pool or not chosen.get("optimum") or chosen["flags"]:
+        return chosen
+
+    def err(r: dict[str, Any]) -> float:
+        return abs(math.log(r["optimum"]["eta_ratio"]))
+
+    best = min(err(r) for r in pool)
+    near = [r for r in pool if err(r) <= best + 0.01]
+    return min(near, key=lambda r: (r["k"], err(r)))
 
 
 def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail")

@@ -52,7 +52,14 @@ import numpy as np
 
 from convexlaw.curve.burnin import BurnIn, resolve_burn_in
 from convexlaw.curve.holdout import make_splits
-from convexlaw.forecasters import CurveForecaster, Forecaster, LawForecaster, choose, evaluate
+from convexlaw.forecasters import (
+    CurveForecaster,
+    Forecaster,
+    LawForecaster,
+    choose,
+    choose_eta,
+    evaluate,
+)
 from convexlaw.laws import Law, LawData
 from convexlaw.laws.peers import LiteralRule, PowerLawPeer, cell_optima, measured_optimum
 from convexlaw.laws.screen import edge_trim, screen_runs
@@ -302,10 +309,12 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         raise PlanError("no forecaster could be fitted to the pilots: "
                         + "; ".join(f"{r['forecaster']}: {r.get('error')}" for r in table))
     chosen["chosen"] = True
+    eta_row = choose_eta(table, chosen)
+    eta_row["chosen_eta"] = True
     fc = fitted[chosen["forecaster"]]
     warns = notes + how
-    return _finish(fc, chosen, table, fitted, kept, rows, left, bis, shape, schedule,
-                   int(steps), N, sized, peaks, kind, n_boot, random_state, warns)
+    return _finish(fc, chosen, eta_row, table, fitted, kept, rows, left, bis, shape,
+                   schedule, int(steps), N, sized, peaks, kind, n_boot, random_state, warns)
 
 
 
@@ -351,7 +360,8 @@ def _burn_in_of(fc: Forecaster, crow: dict[str, Any] | None, fitted: dict[str, F
     return None
 
 
-def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
+def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
+            table: list[dict[str, Any]],
             fitted: dict[str, Forecaster], kept: Sequence[Any], rows: list[dict[str, Any]],
             left: list[dict[str, Any]], bis: dict[str, BurnIn], shape: np.ndarray,
             schedule: str, steps: int, N: float | None, sized: bool,
@@ -388,6 +398,12 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
                       np.nanmax([eta_iv[1], r["eta_star"], eta])]
             loss_iv = [np.nanmin([loss_iv[0], r["loss_star"], loss]),
                        np.nanmax([loss_iv[1], r["loss_star"], loss])]
+    if eta_row is not chosen:  # η* from the forecaster whose η* held out best
+        eta = float(eta_row["eta_star"])
+        eta_iv = [float(np.nanmin([eta_iv[0], eta])), float(np.nanmax([eta_iv[1], eta]))]
+        warns.append(f"η* from {eta_row['forecaster']} (its η* held out best: "
+                     f"×{eta_row['optimum']['eta_ratio']:.3g} at the held-out horizon), L* "
+                     f"from {chosen['forecaster']} (best joint score)")
     pil_T = (min(int(r.T) for r in kept), max(int(r.T) for r in kept))
     if steps > pil_T[1]:
         warns.append(f"T = {steps} is ×{steps / pil_T[1]:.3g} beyond the longest pilot "
@@ -425,8 +441,8 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], table: list[dict[str, Any]],
     return Plan(steps=steps, size=N, schedule=schedule, eta_star=eta,
                 eta_interval=[float(x) for x in eta_iv], loss_star=loss,
                 loss_interval=[float(x) for x in loss_iv], level=0.95, variant=variant,
-                source=chosen["forecaster"], loss_source=chosen["forecaster"],
-                kappa=chosen["kappa"], law_forecast=law_fc, literal_forecast=lit,
+                source=eta_row["forecaster"], loss_source=chosen["forecaster"],
+                kappa=eta_row["kappa"], law_forecast=law_fc, literal_forecast=lit,
                 comparison=comparison, candidates=cand,
                 holdout=chosen["split"] or "none",
                 burn_in=_burn_in_of(fc, crow, fitted, bis),
@@ -451,7 +467,9 @@ def plan_lines(plan: Plan) -> list[str]:
            + ("" if plan.size is None else f", N = {plan.size:.4g}"),
            f"recommended peak LR  η* = {plan.eta_star:.4g}   ({iv(lo, hi, '.4g')}{kap})",
            f"predicted final loss L = {plan.loss_star:.4f}   ({iv(llo, lhi, '.4f')})",
-           f"both from: {plan.source}, chosen by held-out error ({plan.holdout} split, "
+           (f"both from: {plan.source}" if plan.source == plan.loss_source else
+            f"η* from: {plan.source} (its η* held out best), L from: {plan.loss_source}")
+           + f", chosen by held-out error ({plan.holdout} split, "
            f"{next((r['scored_by'] for r in plan.candidates if r['chosen']), '')})"]
     for m, b in plan.burn_ins.items():
         out.append(f"burn-in of {m}: {b['step']} ({b['rule']})")

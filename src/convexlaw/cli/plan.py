@@ -127,8 +127,8 @@ def plan_cmd(
                 sorted(set(map(int, [0, len(pts) // 4, len(pts) // 2, 3 * len(pts) // 4,
                                      len(pts) - 1])))]
         src = plan.curve["model"]
-        note = "" if src == plan.source else (
-            f"; its final loss differs from L* above, which {plan.source} predicts")
+        note = "" if src == plan.loss_source else (
+            f"; its final loss differs from L* above, which {plan.loss_source} predicts")
         console.print(f"predicted curve at η* ({src}{note}): "
                       + ", ".join(f"t={s}: {v:.4f}" for s, v in pick), highlight=False)
     for w in plan.warnings:

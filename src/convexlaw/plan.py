@@ -16,10 +16,11 @@ peaks is enough) the plan
    measured optimum when the longest pilots bracket it (else the held-out curves) — or, at
    a single horizon or when the shorter horizons cannot determine a forecaster, each
    longest pilot's second half is predicted from its first half and the other pilots;
-5. takes η* and L* at the target horizon and schedule from the forecaster with the lowest
-   held-out error, never one whose parameter sits at a bound, whose optimum is not
-   interior, or whose η* rises with T (κ > 0) unless no other is left (then it says so).
-   Every number says which forecaster produced it.
+5. takes L* at the target horizon and schedule from the forecaster with the lowest
+   held-out error, and η* from the one whose η* held out best (``choose_eta``; the same
+   forecaster on a tail split), never one whose parameter sits at a bound, whose optimum
+   is not interior, or whose η* rises with T (κ > 0) unless no other is left (then it says
+   so). Every number says which forecaster produced it.
 
 Intervals: for a law, the percentile bootstrap over pilot runs; for a curve model, the
 peaks whose predicted loss lies within the model's held-out error of its optimum, and

@@ -98,7 +98,7 @@ class CurveModel:
     def fit(self, runs: Any) -> CurveModel:
         """Fit one shared set of coefficients to all runs; returns self."""
         self._validate_hyper()
-        data = self._data(runs)
+        data = self._fit_points(self._data(runs))
         error, rising = degenerate(data)
         if error:
             raise ValueError(error)
@@ -320,6 +320,11 @@ class CurveModel:
         return f"{type(self).__name__}({args})"
 
     # ---- subclass hooks --------------------------------------------------------------
+    def _fit_points(self, data: list[CurveData]) -> list[CurveData]:
+        """The observations a fit uses (all of them; a model whose cost grows faster than
+        linearly in the observations may thin them)."""
+        return data
+
     def _fit_data(self, data: list[CurveData]) -> tuple[dict[str, float],
                                                          dict[str, tuple[float, float]]]:
         raise NotImplementedError

@@ -280,6 +280,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     backup = make_splits(kept, "tail", kind=kind, max_tests=MAX_TESTS) \
         if splits[0].kind != "tail" else []
     bis: dict[str, BurnIn] = {}
+    unfitted: list[str] = []
     prescored: dict[str, dict[str, Any]] = {}
     for m in curve_models:
         from convexlaw.protocols import make_model
@@ -289,7 +290,8 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
             bis[m] = resolve_burn_in(kept, burn_in, make_model(m), kind=kind, split=split,
                                      max_tests=MAX_TESTS)
         except ValueError as err:  # this model cannot be fitted: the others still can
-            notes.append(f"curve model {m} left out: its burn-in could not be chosen ({err})")
+            unfitted.append(f"curve model {m} left out: its burn-in could not be chosen "
+                            f"({err})")
             continue
         row = next((r for r in bis[m].evidence if r.get("start") == bis[m].step
                     and "holdout_PredE" in r), None)
@@ -300,8 +302,8 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models if m in bis]
     if len(horizons) < 2 and not bis:
         raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}) and "
-                        "no curve model could be fitted to them: " + "; ".join(notes[-len(
-                            curve_models):]))
+                        "no curve model could be fitted to them: " + "; ".join(unfitted))
+    notes += unfitted
     peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
                              peaks, N, kind, say, prescored)

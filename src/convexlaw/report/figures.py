@@ -86,9 +86,9 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
         except ValueError:
             pass
     T = plan.steps
-    if getattr(plan, "source", "").startswith("curve"):  # the chosen forecaster's curve
+    if plan.loss_source.startswith("curve"):  # the chosen (loss) forecaster's curve
         ax.plot(grid, plan.peak_curve(grid), color="tab:red", lw=2.2,
-                label=f"target T = {T} ({plan.source})")
+                label=f"target T = {T} ({plan.loss_source})")
         mid = law.peak_curve(T, grid, N=N, shape=plan.schedule)[0]
         ax.plot(grid, mid, color="tab:orange", lw=1.2,
                 label=f"target, {plan.variant} law (final losses)")
@@ -108,7 +108,9 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
     ax.errorbar([plan.eta_star], [plan.loss_star],
                 yerr=_err(plan.loss_star, plan.loss_interval),
                 fmt="*", color="tab:red", ms=14, zorder=4,
-                label=f"plan: η* = {plan.eta_star:.3g}, L = {plan.loss_star:.4g}")
+                label=f"plan: η* = {plan.eta_star:.3g}, L = {plan.loss_star:.4g}"
+                      + ("" if plan.source == plan.loss_source else
+                         f" (η* from the {plan.source})"))
     if measured:
         m = np.array(sorted(measured))
         ax.plot(m[:, 0], m[:, 1], "s-", color="k", ms=5, lw=1,
@@ -183,7 +185,9 @@ def plot_optimum(plan: Plan, path: str | Path,
         ax.scatter([], [], color="k", label="measured optimum (hollow: not bracketed)")
     ax.errorbar([plan.steps], [plan.eta_star],
                 yerr=_err(plan.eta_star, plan.eta_interval),
-                fmt="*", ms=13, color="tab:red", label="plan")
+                fmt="*", ms=13, color="tab:red",
+                label="plan" if plan.source == plan.loss_source else
+                f"plan (η* from the {plan.source})")
     _log_axes(ax)
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("optimal peak LR η*")

@@ -277,6 +277,13 @@ def test_two_horizons_too_thin_for_the_laws_plan_through_the_curve_model():
     assert plan.source == "curve convex-ed" and plan.holdout == "horizon"
     lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
     assert lit["split"] == "tail"  # the law could only be held out on the pilots' tails
+    assert any("only two pilot horizons (T = 1000, 2000)" in w for w in plan.warnings)
+
+
+def test_three_horizons_give_no_two_horizon_warning(store):
+    plan = make_plan(pilot_runs(store), 1600, variants=("literal",), curve_models=(),
+                     n_boot=0)
+    assert not any("only two pilot horizons" in w for w in plan.warnings)
 
 
 def test_a_curve_model_that_cannot_be_fitted_is_left_out_not_fatal():

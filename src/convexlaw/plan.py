@@ -268,6 +268,11 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     horizons = sorted({int(r.T) for r in kept})
     notes = [f"left out {d['name']} (T = {d['T']}, peak {d['peak']:.3g}): {d['reason']}"
              for d in left]
+    if len(horizons) == 2:
+        notes.append(f"only two pilot horizons (T = {horizons[0]}, {horizons[1]}): a law's "
+                     "exponent of η* in T rests on two points, and the held-out check fits "
+                     "on one horizon and tests on the other; pilots at a third horizon "
+                     "(e.g. T = " f"{2 * horizons[1]}) make the plan checkable")
     if sized and curve_models:
         notes.append("the curve models have no size term: only the laws plan a size "
                      "extrapolation")

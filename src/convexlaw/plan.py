@@ -391,6 +391,7 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
     eta, loss = float(chosen["eta_star"]), float(chosen["loss_star"])
     if isinstance(fc, LawForecaster) and fc.variant == variant and law_fc:
         eta_iv, loss_iv = list(law_fc["eta_star_interval"]), list(law_fc["loss_star_interval"])
+        loss_iv = [x * chosen.get("drift", {}).get("factor", 1.0) for x in loss_iv]
         warns = warns + list(laws[variant].warnings_)
     elif isinstance(fc, LawForecaster):
         eta_iv, loss_iv = [math.nan, math.nan], [math.nan, math.nan]

@@ -94,7 +94,11 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
                 label=f"target, {plan.variant} law (final losses)")
     else:
         mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
-        ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
+        drift = next((r.get("drift") for r in plan.candidates if r.get("chosen")), None)
+        if drift and plan.loss_source == f"law {plan.variant}":  # L* was drift-corrected
+            mid, lo, hi = (x * drift["factor"] for x in (mid, lo, hi))
+        ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law"
+                + (f", ×{drift['factor']:.4f} held-out drift)" if drift else ")"))
         if np.all(np.isfinite(lo)):
             ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
     if literal is not None and plan.variant != "literal":

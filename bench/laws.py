@@ -1,23 +1,25 @@
-"""Benchmark: the horizon law, literal and variants, on the published 124M LLM runs.
+"""Benchmark: our laws and plans against the empirical peers, on the same pilots.
 
-    python bench/laws.py [--boot 100] [--json OUT] [--write-examples]
+    python bench/laws.py [--quick] [--boot 0] [--json bench/results/laws.json]
+                         [--stores /work/data] [--write-examples]
 
-Data: /work/shared/data/lr-scheduling-124m (Schaipp et al. 2025; 124M Llama-style model on
-SlimPajama, AdamW; cos-10 runs at T = 15k and 25k, cos-zero at 25k, constant-LR runs to
-50k). Losses are the validation losses of ``history.val``; the last one is logged at
-T − 200 (the law is evaluated at that step). Cases:
+Every case fits, on the same pilot runs, (i) ours — ``convexlaw.plan.make_plan`` with its
+default settings (forecasters chosen by held-out error, burn-in chosen from the data, no
+hand-set window), (ii) the power-law peer — log η* linear in log T, L* = E + B·T^(−β),
+fitted on the pilots' per-cell optima — and (iii) the paper's literal rule — η* = η_ref/√T
+and L* = E + C/√T on the same optima; and scores all three on measured runs beyond the
+pilots. Errors are (predicted − measured)/measured; η* as the ratio predicted/measured.
 
-A. constant-LR runs read as a table (the loss at step t of a constant-LR run is the final
-   loss of a constant-LR run of length t): fit T ≤ T_fit, predict T = 49 800 for each peak.
-B. cos-10: fit the two T = 15k runs (curve points after 20 % of the run), predict the
-   final losses of the four T = 25k runs.
-C. cos-zero at 25k (four peaks): fit final losses and curve points; η*(T) and L*(T) at
-   25k, 50k, 100k with 95 % bootstrap intervals (resampling runs). Issue 5 measured the
-   50k cos-zero runs (not in this data) at 2.95–2.98 for peaks 5e-4 … 2e-3.
-D. pooled shapes: fit cos-10 (15k + 25k) and cos-zero curves together, predict the
-   constant-LR runs at 49 800 (a cosine pilot informing a different schedule).
-
-Each table prints the variants side by side; errors are (predicted − observed)/observed.
+1. The 124M goals (Schaipp et al. 2025 runs in /work/shared/data/lr-scheduling-124m, val
+   loss; the last logged point is step T − 200):
+   G1 fit the four cos-zero T = 25k runs, predict the four constant-LR (stable) runs at
+      T = 50k, peak by peak;
+   G2 fit the two cos-10 T = 15k runs, predict the four cos-10 T = 25k runs;
+   G3 plan T = 50k from the six cos-10 runs (15k and 25k): which forecaster, by which split.
+2. Peers side by side on sweeps with several horizons: the 124M constant-LR runs read as
+   a table (T ≤ 8k → 49.8k), and the testbed's run stores (``--stores``; pilots = every
+   horizon but the longest, target = the longest).
+3. The variant table on the constant-LR table (kept from the first version of this file).
 """
 
 from __future__ import annotations
@@ -25,17 +27,41 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from convexlaw.laws import VARIANTS, HorizonLaw, LawData, compare_variants
-from convexlaw.runs import load_runs
+from convexlaw.laws.peers import LiteralRule, PowerLawPeer, cell_optima, measured_optimum
+from convexlaw.plan import make_plan
+from convexlaw.runs import RunStore, load_runs
 
 DATA = Path("/work/shared/data/lr-scheduling-124m")
 ROOT = Path(__file__).resolve().parents[1]
-COS_ZERO = "cosine+warmup(300,start=0.01,shape=cosine)"
+GOAL = 0.005  # the 124M goal: every final-loss error within 0.5 %
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{100 * x:+.2f} %"
+
+
+def ratio(x: float | None) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"×{x:.3f}"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def final(run: Any) -> tuple[int, float]:
+    s, v = run.curve("val")
+    return int(s[-1]), float(v[-1])
 
 
 def load() -> dict[str, list]:
@@ -48,9 +74,108 @@ def load() -> dict[str, list]:
     return out
 
 
-def final(run) -> tuple[int, float]:
-    s, v = run.curve("val")
-    return int(s[-1]), float(v[-1])
+def _say(t0: float):
+    return lambda msg: print(f"    [{time.perf_counter() - t0:5.0f} s] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------ 1. the 124M goals
+def goal(label: str, pilots: list, targets: list, steps: int, spec: str, n_boot: int,
+         results: dict) -> None:
+    """Plan from ``pilots`` with default settings; every forecaster's final-loss error on
+    each target run (at its own peak and last logged step)."""
+    print(f"\n### {label}\n")
+    t0 = time.perf_counter()
+    plan = make_plan(pilots, steps, schedule=spec, n_boot=n_boot, progress=_say(t0))
+    secs = time.perf_counter() - t0
+    targets = sorted(targets, key=lambda r: r.peak_lr)
+    obs = [final(r) for r in targets]
+    rows, rec = [], {"label": label, "source": plan.source, "holdout": plan.holdout,
+                     "burn_in": plan.burn_in, "eta_star": plan.eta_star,
+                     "loss_star": plan.loss_star, "kappa": plan.kappa, "seconds": secs,
+                     "forecasters": []}
+    fcs = {r["forecaster"]: r for r in plan.candidates}
+    for name, row in fcs.items():
+        fc = plan.fitted.get(name)
+        if fc is None:  # the forecaster could not be fitted (its row says why)
+            continue
+        errs = [float(fc.loss(r.lrs, [st], r.peak_lr)[0] / v - 1) for r, (st, v)
+                in zip(targets, obs, strict=True)]
+        rec["forecasters"].append({"name": name, "chosen": row["chosen"], "errors": errs,
+                                   "holdout_PredE": row["holdout_PredE"],
+                                   "flags": row["flags"]})
+        worst = max(abs(e) for e in errs)
+        rows.append([name + (" ✓" if row["chosen"] else ""),
+                     "—" if row["holdout_PredE"] is None else f"{100 * row['holdout_PredE']:.3f} %",
+                     *[pct(e) for e in errs], f"{100 * np.mean(np.abs(errs)):.2f} %",
+                     "yes" if worst <= GOAL else "no"])
+    print(table(["forecaster", "held-out", *[f"err η={r.peak_lr:g}" for r in targets],
+                 "mean |err|", "all ≤ 0.5 %"], rows))
+    print(f"\nchosen: {plan.source} ({plan.holdout} split); burn-in "
+          f"{plan.burn_in['step'] if plan.burn_in else '—'} "
+          f"({plan.burn_in['rule'] if plan.burn_in else ''}); η*(T = {steps}) = "
+          f"{plan.eta_star:.3g}, L* = {plan.loss_star:.4f}; {secs:.0f} s")
+    peaks = [r.peak_lr for r in targets]
+    e_m, l_m, ok = measured_optimum(peaks, [v for _, v in obs])
+    rec["measured_optimum"] = {"eta": e_m, "loss": l_m, "bracketed": ok}
+    lit = plan.peers.get("literal_rule", {})
+    where = "bracketed" if ok else "at the edge of the grid"
+    print(f"measured optimum among the targets: η = {e_m:.3g} ({where}), L = {l_m:.4f}; "
+          f"plan η* {ratio(plan.eta_star / e_m)}; "
+          f"literal √T rule η* {ratio(lit.get('eta_star', math.nan) / e_m)}; power-law peer: "
+          f"{plan.peers['power_law'].get('error', 'fitted')}")
+    results.setdefault("goals", []).append(rec)
+
+
+def goals(groups: dict, n_boot: int, results: dict, quick: bool) -> None:
+    print("\n## 1. The 124M goals (default settings, no hand-set burn-in)\n")
+    const_spec = groups["const"][0].schedule
+    goal("G1: cos-zero T = 25k (4 runs) → constant-LR T = 50k", groups["cos0"],
+         groups["const"], 50000, const_spec, n_boot, results)
+    c15 = [r for r in groups["cos10"] if r.T == 15000]
+    c25 = [r for r in groups["cos10"] if r.T == 25000]
+    goal("G2: cos-10 T = 15k (2 runs) → cos-10 T = 25k", c15, c25, 25000,
+         c15[0].schedule, n_boot, results)
+    if quick:
+        return
+    print("\n### G3: plan T = 50k from the six cos-10 runs (15k and 25k)\n")
+    t0 = time.perf_counter()
+    plan = make_plan(groups["cos10"], 50000, n_boot=n_boot, progress=_say(t0))
+    rows = [[r["forecaster"] + (" ✓" if r["chosen"] else ""), str(r["split"]),
+             "—" if r["holdout_PredE"] is None else f"{100 * r['holdout_PredE']:.3f} %",
+             "—" if r["eta_star"] is None else f"{r['eta_star']:.3g}",
+             "—" if r["loss_star"] is None else f"{r['loss_star']:.4f}",
+             "; ".join(r["flags"]) or r.get("error", "")] for r in plan.candidates]
+    print(table(["forecaster", "split", "held-out", "η*(50k)", "L*(50k)", "flags / error"],
+                rows))
+    print(f"\nchosen: {plan.source} by the {plan.holdout} split (was: the literal law by AICc)")
+    results["G3"] = {"source": plan.source, "holdout": plan.holdout,
+                     "candidates": plan.candidates}
+
+
+# ------------------------------------------------------------------ 2. peers side by side
+def side_by_side(label: str, ours: dict, peers: dict, measured: tuple[float, float, bool],
+                 results: dict) -> list[str]:
+    e_m, l_m, ok = measured
+    row = {"case": label, "measured": {"eta": e_m, "loss": l_m, "bracketed": ok}}
+    cells = [label, f"{e_m:.3g}{'' if ok else ' (edge)'}", f"{l_m:.4f}"]
+    for key, v in (("ours", ours), ("power_law", peers.get("power_law", {})),
+                   ("literal_rule", peers.get("literal_rule", {}))):
+        e, L = v.get("eta_star"), v.get("loss_star")
+        er = None if e is None else e / e_m
+        lr = None if L is None else L / l_m - 1
+        row[key] = {"eta_ratio": er, "loss_error": lr, "name": v.get("name", key),
+                    "error": v.get("error")}
+        cells += [ratio(er), pct(lr)]
+    def dist(r: dict) -> tuple[float, float]:
+        er, lr = r["eta_ratio"], r["loss_error"]
+        return (abs(math.log(er)) if er else math.inf, abs(lr) if lr is not None else math.inf)
+    o, p, lit = dist(row["ours"]), dist(row["power_law"]), dist(row["literal_rule"])
+    verdict = [("η*: " + ("ours better" if o[0] < min(p[0], lit[0]) else "ours NOT better")),
+               ("L*: " + ("ours better" if o[1] < min(p[1], lit[1]) else "ours NOT better"))]
+    row["verdict"] = verdict
+    cells.append("; ".join(verdict))
+    results.setdefault("side_by_side", []).append(row)
+    return cells
 
 
 def constant_table(runs, horizons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,168 +189,127 @@ def constant_table(runs, horizons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(T, float), np.array(P), np.array(L)
 
 
-def pcols(p: dict) -> list[str]:
-    return [f"{p['L_inf']:.3f}", f"{p['c']:.2f}", f"{p['a']:+.2f}", f"{p['gamma']:+.2f}"]
+def peers_on(T, P, L, target_T: float) -> dict:
+    cells = cell_optima(T, P, L)
+    out = {}
+    for key, peer in (("power_law", PowerLawPeer()), ("literal_rule", LiteralRule())):
+        try:
+            out[key] = peer.fit(cells).forecast(target_T) | {"name": peer.name}
+        except ValueError as err:
+            out[key] = {"name": peer.name, "error": str(err)}
+    return out
 
 
-PHEAD = ["L∞", "c", "a", "γ"]
+def peers_constant(groups: dict, results: dict) -> list[str]:
+    """Constant-LR runs as a table: the loss at step t of a constant run is the final
+    loss of a constant run of length t. Pilots T ≤ 8k, target 49.8k."""
+    T, P, L = constant_table(groups["const"], [2000, 4000, 8000])
+    data = LawData.from_arrays(T=T, peak=P, loss=L)
+    rows, chosen = compare_variants(data, n_boot=0)
+    law = next(r["law"] for r in rows if r["chosen"])
+    e, ls = law.optimal_peak(49800.0)
+    Tt, Pt, Lt = constant_table(groups["const"], [49800])
+    measured = measured_optimum(Pt, Lt)
+    ours = {"eta_star": float(e[0]), "loss_star": float(ls[0]), "name": f"law {chosen}"}
+    return side_by_side("124M constant-LR table, T ≤ 8k → 49.8k", ours,
+                        peers_on(T, P, L, 49800.0), measured, results)
 
 
-def interval(lo: float, hi: float, fmt: str) -> str:
-    """[lo, hi], or n/a when the bootstrap could not resample (too few runs)."""
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
-        return "[n/a]"
-    return f"[{lo:{fmt}}, {hi:{fmt}}]"
+def on_grid(peaks: list[float]) -> list[float]:
+    """The peaks on the sweep's evenly spaced log grid: a planned peak off the grid (the
+    demo runs one) next to a grid point would make the parabola ill-conditioned."""
+    x = np.log(peaks)
+    if x.size < 4:
+        return peaks
+    step = float(np.median(np.diff(x)))
+    k = (x - x[0]) / step
+    return [p for p, kk in zip(peaks, k, strict=True) if abs(kk - round(kk)) < 0.01]
 
 
-def pct(x: float | None) -> str:
-    return "—" if x is None or not np.isfinite(x) else f"{100 * x:+.2f} %"
+def peers_store(path: Path, n_boot: int, results: dict) -> list[str] | None:
+    runs = RunStore(path).list(curves=True)
+    if not runs:
+        return None
+    Tt = max(r.T for r in runs)
+    pilots = [r for r in runs if r.T < Tt]
+    targets = [r for r in runs if r.T == Tt and r.status == "finished"]
+    if len({r.T for r in pilots}) < 2 or len(targets) < 3:
+        print(f"  {path.name}: skipped (needs pilots at ≥ 2 horizons and ≥ 3 target runs)")
+        return None
+    print(f"\n  {path.name}: {len(pilots)} pilots at T = "
+          f"{', '.join(map(str, sorted({r.T for r in pilots})))}; {len(targets)} target runs "
+          f"at T = {Tt}")
+    t0 = time.perf_counter()
+    plan = make_plan(pilots, Tt, n_boot=n_boot, progress=_say(t0))
+    by_peak: dict[float, list[float]] = {}
+    for r in targets:  # several seeds: the mean final loss per peak
+        by_peak.setdefault(float(r.peak_lr), []).append(r.final_loss("val"))
+    peaks = on_grid(sorted(by_peak))
+    measured = measured_optimum(peaks, [float(np.mean(by_peak[p])) for p in peaks])
+    ours = {"eta_star": plan.eta_star, "loss_star": plan.loss_star, "name": plan.source}
+    name = path.name if path.name != "runs.db" else f"{path.parent.name}/{path.name}"
+    cells = side_by_side(f"{name}: T ≤ {max(r.T for r in pilots)} → {Tt}", ours,
+                         plan.peers, measured, results)
+    results["side_by_side"][-1]["forecasters"] = [
+        {k: r.get(k) for k in ("forecaster", "split", "holdout_PredE", "optimum", "score",
+                               "scored_by", "eta_star", "loss_star", "flags", "chosen")}
+        for r in plan.candidates]
+    e_m, l_m, _ = measured
+    rows = []
+    for r in plan.candidates:  # is the held-out score choosing the right forecaster?
+        o = r.get("optimum")
+        rows.append([r["forecaster"] + (" ✓" if r["chosen"] else ""), str(r["split"]),
+                     "—" if r["holdout_PredE"] is None else f"{100 * r['holdout_PredE']:.2f} %",
+                     "—" if not o else f"{ratio(o['eta_ratio'])}, {pct(o['loss_error'])}",
+                     "—" if r.get("score") is None else f"{r['score']:.2f}",
+                     "—" if r["eta_star"] is None else ratio(r["eta_star"] / e_m),
+                     "—" if r["loss_star"] is None else pct(r["loss_star"] / l_m - 1),
+                     "; ".join(r["flags"])[:60]])
+    print(table(["forecaster", "split", "held-out PredE", "held-out optimum (η*, L*)",
+                 "score", f"η* at T={Tt}", f"L* at T={Tt}", "flags"], rows))
+    results["side_by_side"][-1]["left_out"] = len(plan.left_out)
+    return cells
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
+def peers(groups: dict, stores: Path | None, n_boot: int, results: dict,
+          extra: list[str] = ()) -> None:
+    print("\n## 2. Ours vs the power-law peer vs the literal √T rule, same pilots\n")
+    rows = [peers_constant(groups, results)]
+    if stores is not None:
+        for p in sorted(stores.glob("testbed-*.db")) + [Path(x) for x in extra]:
+            row = peers_store(p, n_boot, results)
+            if row:
+                rows.append(row)
+    print()
+    print(table(["case", "measured η*", "measured L*", "ours η*", "ours L*",
+                 "power-law η*", "power-law L*", "literal η*", "literal L*", "verdict"], rows))
 
 
-def case_a(runs, results) -> None:
+# ------------------------------------------------------------------ 3. variant table
+def variants(groups: dict, results: dict) -> None:
+    print("\n## 3. Law variants on the constant-LR table: fit T ≤ T_fit, predict T = 49 800\n")
     test_T = 49800.0
-    print("\n## A. Constant-LR runs as a table: fit T ≤ T_fit, predict T = 49 800\n")
     for fit_max in (8000.0, 25000.0):
         horizons = [h for h in (2000, 4000, 8000, 16000, 25000) if h <= fit_max]
-        T, P, L = constant_table(runs, horizons)
-        Tt, Pt, Lt = constant_table(runs, [test_T])
+        T, P, L = constant_table(groups["const"], horizons)
+        Tt, Pt, Lt = constant_table(groups["const"], [test_T])
         data = LawData.from_arrays(T=np.r_[T, Tt], peak=np.r_[P, Pt], loss=np.r_[L, Lt])
         fit_idx, test_idx = np.arange(T.size), np.arange(T.size, T.size + Tt.size)
         rows = []
         for v in VARIANTS:
             law = HorizonLaw(variant=v, n_boot=0).fit(data, fit_idx)
-            pred = law._predict(law.params_, data, test_idx)
-            err = pred / Lt - 1
+            err = law._predict(law.params_, data, test_idx) / Lt - 1
             p = law.params_
-            rows.append([v, *pcols(p), f"{law.kappa():+.3f}", *[pct(e) for e in err],
+            rows.append([v, f"{p['L_inf']:.3f}", f"{p['c']:.2f}", f"{p['a']:+.2f}",
+                         f"{p['gamma']:+.2f}", f"{law.kappa():+.3f}", *[pct(e) for e in err],
                          f"{100 * np.mean(np.abs(err)):.2f} %"])
-            results.setdefault("A", []).append({"fit_T_max": fit_max, "variant": v,
-                                                "params": p, "errors": err.tolist()})
+            results.setdefault("variants", []).append(
+                {"fit_T_max": fit_max, "variant": v, "params": p, "errors": err.tolist()})
         print(f"fit on T ∈ {{{', '.join(f'{h:g}' for h in horizons)}}} "
               f"(×{test_T / fit_max:.1f} extrapolation), 4 peaks each:\n")
-        print(table(["variant", *PHEAD, "κ", *[f"err η={p:g}" for p in Pt], "mean |err|"],
-                    rows))
+        print(table(["variant", "L∞", "c", "a", "γ", "κ", *[f"err η={p:g}" for p in Pt],
+                     "mean |err|"], rows))
         print()
-
-
-def case_b(runs, results) -> None:
-    print("\n## B. cos-10: fit the T = 15k runs (curve points), predict the T = 25k finals\n")
-    pilots = [r for r in runs if r.T == 15000]
-    targets = sorted((r for r in runs if r.T == 25000), key=lambda r: r.peak_lr)
-    data = LawData.from_runs(pilots, points="curve", burn_in=0.2)
-    rows = []
-    for v in VARIANTS:
-        law = HorizonLaw(variant=v, n_boot=0).fit(data)
-        errs = []
-        for r in targets:
-            step, obs = final(r)
-            pred = float(law.predict(r.T, r.peak_lr, shape=r.schedule, at=step))
-            errs.append(pred / obs - 1)
-        e, ls = law.optimal_peak(25000, shape=pilots[0].schedule)
-        rows.append([v, *pcols(law.params_), *[pct(x) for x in errs],
-                     f"{e[0]:.2e}", f"{ls[0]:.4f}"])
-        results.setdefault("B", []).append({"variant": v, "params": law.params_,
-                                            "errors": errs, "eta_star_25k": float(e[0])})
-    best = min(targets, key=lambda r: final(r)[1])
-    print(table(["variant", *PHEAD, *[f"err η={r.peak_lr:g}" for r in targets],
-                 "η*(25k)", "L*(25k)"], rows))
-    print("\nobserved at 25k: " + ", ".join(f"η={r.peak_lr:g}: {final(r)[1]:.4f}"
-                                            for r in targets)
-          + f"; best tried peak {best.peak_lr:g}")
-
-
-def case_c(runs, results, n_boot: int) -> None:
-    print("\n## C. cos-zero at T = 25k (4 peaks): η*(T), L*(T) with 95 % intervals\n")
-    runs = sorted(runs, key=lambda r: r.peak_lr)
-    print("observed finals (step 24 800): " + ", ".join(
-        f"η={r.peak_lr:g}: {final(r)[1]:.4f}" for r in runs) + "\n")
-    for points in ("final", "curve"):
-        data = LawData.from_runs(runs, points=points, burn_in=0.2)
-        rows = []
-        variants = VARIANTS if points == "curve" else ("literal", "distance", "peak")
-        for v in variants:
-            law = HorizonLaw(variant=v, n_boot=n_boot).fit(data)
-            cells = [v, *pcols(law.params_), f"{law.kappa(shape=COS_ZERO):+.3f}"]
-            rec = {"points": points, "variant": v, "params": law.params_, "forecasts": []}
-            for T in (25000, 50000, 100000):
-                f = law.forecast(T, shape=COS_ZERO)
-                lo, hi = f["eta_star_interval"]
-                llo, lhi = f["loss_star_interval"]
-                cells += [f"{f['eta_star']:.2e} {interval(lo, hi, '.1e')}",
-                          f"{f['loss_star']:.3f} {interval(llo, lhi, '.3f')}"]
-                rec["forecasts"].append(f)
-            at50 = [float(law.predict(50000, p, shape=COS_ZERO, at=49800))
-                    for p in (5e-4, 1e-3, 2e-3)]
-            cells.append(" / ".join(f"{x:.3f}" for x in at50))
-            rec["loss_50k_at_peaks"] = at50
-            rows.append(cells)
-            results.setdefault("C", []).append(rec)
-        note = (" — bootstrap intervals n/a: 4 runs cannot be resampled for 3–4 parameters"
-                if points == "final" else "")
-        print(f"points = {points} ({data.n} points from {len(runs)} runs){note}:\n")
-        print(table(["variant", *PHEAD, "κ", "η*(25k)", "L*(25k)", "η*(50k)",
-                     "L*(50k)", "η*(100k)", "L*(100k)",
-                     "L(50k) at 5e-4 / 1e-3 / 2e-3"], rows))
-        print()
-    print("issue 5: the 50k cos-zero runs reach 2.95–2.98 (peaks 5e-4 … 2e-3); a literal "
-          "fit on the 25k finals over-predicts them by 2.1–2.5 %.")
-
-
-def case_d(groups, results) -> None:
-    print("\n## D. Pooled shapes: fit cos-10 + cos-zero curves, predict constant-LR at 49 800\n")
-    pilots = groups["cos10"] + groups["cos0"]
-    data = LawData.from_runs(pilots, points="curve", burn_in=0.2)
-    targets = sorted(groups["const"], key=lambda r: r.peak_lr)
-    rows = []
-    for v in VARIANTS:
-        law = HorizonLaw(variant=v, n_boot=0).fit(data)
-        errs = []
-        for r in targets:
-            step, obs = final(r)
-            pred = float(law.predict(r.T, r.peak_lr, shape=r.lrs / r.peak_lr, at=step))
-            errs.append(pred / obs - 1)
-        rows.append([v, *pcols(law.params_), f"{100 * law.metrics_['PredE']:.3f} %",
-                     *[pct(x) for x in errs]])
-        results.setdefault("D", []).append({"variant": v, "params": law.params_,
-                                            "errors": errs})
-    print(table(["variant", *PHEAD, "in-sample PredE",
-                 *[f"err η={r.peak_lr:g}" for r in targets]], rows))
-
-
-def summary(results) -> None:
-    print("\n## Summary: mean |error| on held-out finals, by variant (best in bold)\n")
-    cases = [("A ×6.2 (constant, fit ≤ 8k)", [r for r in results["A"]
-                                               if r["fit_T_max"] == 8000.0]),
-             ("A ×2 (constant, fit ≤ 25k)", [r for r in results["A"]
-                                              if r["fit_T_max"] == 25000.0]),
-             ("B cos-10 15k → 25k (peaks 5e-4…2e-3)", [dict(r, errors=r["errors"][1:])
-                                                       for r in results["B"]]),
-             ("D cosines → constant 49.8k", results["D"])]
-    rows = []
-    for name, recs in cases:
-        errs = {r["variant"]: float(np.mean(np.abs(r["errors"]))) for r in recs}
-        best = min(errs, key=errs.get)
-        rows.append([name] + [(f"**{100 * errs[v]:.2f} %**" if v == best
-                               else f"{100 * errs[v]:.2f} %") for v in VARIANTS])
-    print(table(["case", *VARIANTS], rows))
-
-
-def case_select(groups, results) -> None:
-    print("\n## Variant selection on the constant-LR table (hold-out: longest horizon)\n")
-    T, P, L = constant_table(groups["const"], [2000, 4000, 8000, 16000, 25000, 49800])
-    rows, chosen = compare_variants(LawData.from_arrays(T=T, peak=P, loss=L), n_boot=0)
-    print(table(["variant", "k", "in-sample PredE", "hold-out PredE", "hold-out WorstE"],
-                [[r["variant"] + (" ✓" if r["chosen"] else ""), str(r["k"]),
-                  f"{100 * r['PredE']:.3f} %", f"{100 * r['holdout_PredE']:.3f} %",
-                  f"{100 * r['holdout_WorstE']:.3f} %"] for r in rows]))
-    results["select"] = {"chosen": chosen,
-                         "rows": [{k: v for k, v in r.items() if k != "law"} for r in rows]}
 
 
 def write_examples(groups) -> None:
@@ -253,11 +337,17 @@ def write_examples(groups) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--boot", type=int, default=100, help="bootstrap refits in case C")
+    ap.add_argument("--boot", type=int, default=0, help="bootstrap refits of the plans' laws")
+    ap.add_argument("--quick", action="store_true", help="G1, G2 and the tables only")
+    ap.add_argument("--stores", type=Path, default=Path("/work/data"),
+                    help="folder with testbed-*.db run stores (side-by-side cases)")
+    ap.add_argument("--store", action="append", default=[],
+                    help="one more run store (pilots + target sweep), e.g. a demo's runs.db")
     ap.add_argument("--json", type=Path, help="write all numbers as JSON")
     ap.add_argument("--write-examples", action="store_true",
                     help="(re)write the example tables under examples/")
     args = ap.parse_args()
+    warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     groups = load()
     if args.write_examples:
@@ -265,13 +355,11 @@ def main() -> None:
         write_examples(groups)
         return
     results: dict = {}
-    print("# Horizon law on the 124M runs (bench/laws.py)")
-    case_a(groups["const"], results)
-    case_select(groups, results)
-    case_b(groups["cos10"], results)
-    case_c(groups["cos0"], results, args.boot)
-    case_d(groups, results)
-    summary(results)
+    print("# Laws and plans against the empirical peers (bench/laws.py)")
+    goals(groups, args.boot, results, args.quick)
+    peers(groups, None if args.quick or not args.stores.is_dir() else args.stores,
+          args.boot, results, args.store)
+    variants(groups, results)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))

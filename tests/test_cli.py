@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -237,14 +236,22 @@ def test_every_command_speaks_the_same_options():
     assert {"runs export", "runs delete", "report"} <= set(seen)
 
 
-def test_version_comes_from_the_package_metadata():
+def test_version_is_defined_once_and_shown():
+    import tomllib
+    from pathlib import Path
+
+    import convexlaw
+    from convexlaw import _version
+
     r = cli("--version")
     assert r.exit_code == 0
-    try:
-        expected = version("convexlaw")
-    except PackageNotFoundError:
-        expected = "0+unknown"
-    assert r.output.strip() == f"convexlaw {expected}"
+    assert r.output.strip() == f"convexlaw {_version.__version__}"
+    assert convexlaw.__version__ == _version.__version__
+    # pyproject reads the same attribute, so a build's metadata cannot disagree
+    meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" in meta["project"]["dynamic"]
+    assert meta["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "convexlaw._version.__version__"}
 
 
 def test_plan_and_others_default_to_the_same_store(pilots, monkeypatch, tmp_path):

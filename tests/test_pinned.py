@@ -218,12 +218,26 @@ def test_plan_on_the_demo_pilots_is_pinned():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = make_plan(runs, 4000, n_boot=100)
-    assert (p.variant, p.loss_source) == ("distance", "law")
-    assert p.eta_star == pytest.approx(0.04259174973, rel=1e-6)
-    assert p.loss_star == pytest.approx(0.2417096774, rel=1e-6)
-    assert p.kappa == pytest.approx(-0.2417215642, rel=1e-6)
-    np.testing.assert_allclose(p.eta_interval, [0.02125921866, 0.05665841907], rtol=1e-4)
-    np.testing.assert_allclose(p.loss_interval, [0.2197547778, 0.3091691673], rtol=1e-4)
-    close(p.curve["params"], {"L_inf": 0.2365859097, "D2": 0.3086914998, "G2": 0.1005937496,
-                              "c": 0.333722029, "gamma": 0.3407185013}, 1e-6)
-    assert p.curve["final"] == pytest.approx(0.2815929759, rel=1e-6)
+    # held out across horizons (T = 400 from T ≤ 200), scored by the error of the optimum
+    # there: L* from the best joint score, η* from the best held-out η* (×0.946 there)
+    assert (p.variant, p.loss_source, p.holdout) == ("distance", "law distance", "horizon")
+    assert p.source == "law gradient"
+    eta_row = next(r for r in p.candidates if r.get("chosen_eta"))
+    assert eta_row["optimum"]["eta_ratio"] == pytest.approx(0.9461798181, rel=1e-6)
+    chosen = next(r for r in p.candidates if r["chosen"])
+    assert chosen["scored_by"] == "optimum at the held-out horizon"
+    assert chosen["score"] == pytest.approx(1.365724258, rel=1e-6)
+    assert chosen["score"] == min(r["score"] for r in p.candidates)
+    assert p.eta_star == pytest.approx(0.0496574922, rel=1e-6)
+    assert p.loss_star == pytest.approx(0.2946509601, rel=1e-6)
+    assert p.kappa == pytest.approx(-0.1508406977, rel=1e-6)
+    np.testing.assert_allclose(p.eta_interval, [0.02072732266, 0.05422906175], rtol=1e-4)
+    np.testing.assert_allclose(p.loss_interval, [0.2352924744, 0.3447270228], rtol=1e-4)
+    # the curve shown beside a law: the curve model with the best held-out score
+    assert p.curve["model"] == "curve convex-ed-peak"
+    close(p.curve["params"], {"L_inf": 0.3483934228, "D2": 0.09799382192,
+                              "G2": 0.021105073, "c": 0.01316661573, "gamma": 0.5913103984},
+          1e-6)
+    assert p.curve["final"] == pytest.approx(0.3648725606, rel=1e-6)
+    assert {m: b["step"] for m, b in p.burn_ins.items()} == {"convex-ed-peak": 8,
+                                                              "convex-ed-gt-gpeak": 8}

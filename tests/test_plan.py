@@ -69,7 +69,8 @@ def test_plan_transfers_to_another_schedule(store):
 
 
 def test_plan_curve_model_predicts_the_target_curve(store):
-    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10)
+    plan = make_plan(pilot_runs(store), 3000, n_boot=0, curve_model="convex", window=10,
+                     burn_in=0)
     eta, loss = closed_form(3000)
     c = plan.curve
     truth = synth_run(3000, plan.eta_star)
@@ -128,13 +129,54 @@ def test_measured_optimum_parabola():
     assert (e, L, ok) == (0.2, 1.0, True)
 
 
+def test_measured_optimum_averages_seeds():
+    """Three seeds per peak: the parabola runs through the seed means (one per peak)."""
+    e0, L0 = 0.03, 0.5
+    p = e0 * 2.0 ** np.array([-1.0, 0.3, 1.0])
+    mean = L0 + 0.1 * np.log(p / e0) ** 2
+    noise = np.array([-0.01, 0.0, 0.01])  # zero-mean over the seeds
+    peaks = np.repeat(p, 3)
+    loss = np.repeat(mean, 3) + np.tile(noise, 3)
+    e, L, ok = measured_optimum(peaks, loss)
+    assert ok and e == pytest.approx(e0, rel=1e-9) and L == pytest.approx(L0, rel=1e-9)
+    # a peak where most seeds diverged counts as diverged: it brackets from above
+    e, L, ok = measured_optimum([0.1, 0.2, 0.4, 0.4, 0.4], [2.0, 1.0, 1.5, math.inf, math.inf])
+    assert (e, L, ok) == (0.2, 1.0, True)
+
+
+def test_optimum_error_scores_the_plan_at_the_held_out_horizon(store):
+    """On pilots from the literal bound the literal law's optimum at the held-out horizon
+    is exact (score 0) and the choice is made by that score."""
+    from convexlaw.curve.holdout import make_splits
+    from convexlaw.forecasters import LawForecaster, choose, optimum_error
+
+    runs = pilot_runs(store)
+    split = make_splits(runs, "horizon")[0]
+    fc = LawForecaster("literal").fit(split.fit)
+    o = optimum_error(fc, split)
+    # the measured optimum is a parabola through 3 peaks ×2 apart: close, not exact
+    assert o["eta_ratio"] == pytest.approx(1.0, abs=0.15)
+    assert abs(o["loss_error"]) < 2e-3
+    assert o["score"] == pytest.approx(0.5 * (abs(math.log(o["eta_ratio"])) / math.log(1.25)
+                                              + abs(o["loss_error"]) / 0.01), rel=1e-12)
+    assert optimum_error(fc, make_splits(runs, "tail")[0]) is None  # no horizon held out
+    plan = make_plan(runs, 8000, n_boot=0, curve_model=None, window=10,
+                     variants=("literal", "peak"))
+    rows = {r["forecaster"]: r for r in plan.candidates}
+    assert all(r["scored_by"] == "optimum at the held-out horizon" for r in rows.values())
+    assert rows["law literal"]["score"] == pytest.approx(o["score"], rel=1e-9)
+    pick, _ = choose([dict(r) for r in plan.candidates])
+    assert pick["score"] == min(r["score"] for r in rows.values())
+
+
 runner = CliRunner()
 
 
 def test_cli_plan_json_and_figure(store, tmp_path):
     fig = tmp_path / "plan.png"
     res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "8000", "--json",
-                              "--boot", "5", "--window", "10", "--plot", str(fig)])
+                              "--boot", "5", "--window", "10", "--plot", str(fig),
+                              "--curve-models", "convex", "--burn-in", "0"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     eta, loss = closed_form(8000)
@@ -148,7 +190,7 @@ def test_cli_plan_json_and_figure(store, tmp_path):
 
 def test_cli_plan_text(store):
     res = runner.invoke(app, ["plan", "--db", str(store.path), "--steps", "4000",
-                              "--boot", "0", "--window", "10"])
+                              "--boot", "0", "--window", "10", "--curve-models", "none"])
     assert res.exit_code == 0, res.output
     assert "recommended peak LR" in res.output and "predicted final loss" in res.output
 
@@ -176,7 +218,112 @@ def test_cli_plan_empty_store_and_one_horizon(tmp_path):
     one = RunStore(tmp_path / "one.db")
     for p in PEAKS:
         one.put(synth_run(100, p))
-    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000"])
-    assert res.exit_code == 2 and "two or more horizons" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000", "--boot", "0",
+                              "--burn-in", "0", "--curve-models", "convex"])
+    assert res.exit_code == 0, res.output  # one horizon: held out on the pilots' tails
+    assert "tail split" in res.output and "burn-in of convex: 0 (as given)" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
+                              "--curve-models", "nosuch"])
+    assert res.exit_code == 2 and "unknown model 'nosuch'" in res.output
+    res = runner.invoke(app, ["plan", "--db", str(one.path), "--steps", "1000",
+                              "--burn-in", "soon"])
+    assert res.exit_code == 2 and "--burn-in must be a step" in res.output
     res = runner.invoke(app, ["plan", "--db", str(tmp_path / "missing.db"), "--steps", "9"])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+# ------------------------------------------------------------------ single horizon
+def curve_truth():
+    from convexlaw.curve import ConvexED
+
+    return ConvexED.from_params({"L_inf": 1.0, "D2": 0.3, "G2": 2.0, "c": 0.5})
+
+
+def truth_run(T: int, peak: float) -> Run:
+    lrs = schedule("cosine", T, peak)
+    st = np.arange(20, T + 1, 20)
+    return Run(name=f"T={T}/p={peak:g}", lrs=lrs, peak_lr=peak, schedule="cosine",
+               curves={"val": (st, curve_truth().predict(lrs, st))}, id=f"{T}-{peak:g}")
+
+
+def test_single_horizon_plan_works_through_the_curve_model():
+    from convexlaw.forecasters import CurveForecaster
+
+    pilots = [truth_run(1000, p) for p in (0.01, 0.03, 0.1, 0.3)]
+    plan = make_plan(pilots, 8000, variants=("literal",), curve_models=("convex-ed",),
+                     burn_in=0, n_boot=0)
+    assert plan.source == "curve convex-ed" and plan.holdout == "tail"
+    truth = CurveForecaster("convex-ed").set_fitted(curve_truth())
+    eta, loss = truth.optimum(schedule("cosine", 8000, 1.0), (1e-3, 3.0))
+    assert plan.eta_star == pytest.approx(eta, rel=0.02)
+    assert plan.loss_star == pytest.approx(loss, rel=1e-3)
+    assert plan.eta_interval[0] <= plan.eta_star <= plan.eta_interval[1]
+    assert -0.45 < plan.kappa < -0.25  # effective distance c = 0.5: κ ≈ −1/3, not −1/2
+    lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
+    assert lit["holdout_PredE"] > 10 * next(r["holdout_PredE"] for r in plan.candidates
+                                            if r["chosen"])
+    peaks = [0.5 * plan.eta_star, plan.eta_star, 2 * plan.eta_star]
+    curve = plan.peak_curve(peaks)
+    assert curve[1] == pytest.approx(plan.loss_star, rel=1e-9) and curve.argmin() == 1
+
+
+def test_two_horizons_too_thin_for_the_laws_plan_through_the_curve_model():
+    """Two pilots at the shorter horizon cannot determine a law on final losses (the cos-10
+    shape of the 124M runs): the curve model, held out across horizons, plans."""
+    pilots = [truth_run(1000, p) for p in (0.03, 0.1)] + \
+        [truth_run(2000, p) for p in (0.01, 0.03, 0.1, 0.3)]
+    plan = make_plan(pilots, 8000, variants=("literal",), curve_models=("convex-ed",),
+                     burn_in=0, n_boot=0)
+    assert plan.source == "curve convex-ed" and plan.holdout == "horizon"
+    lit = next(r for r in plan.candidates if r["forecaster"] == "law literal")
+    assert lit["split"] == "tail"  # the law could only be held out on the pilots' tails
+    assert any("only two pilot horizons (T = 1000, 2000)" in w for w in plan.warnings)
+
+
+def test_three_horizons_give_no_two_horizon_warning(store):
+    plan = make_plan(pilot_runs(store), 1600, variants=("literal",), curve_models=(),
+                     n_boot=0)
+    assert not any("only two pilot horizons" in w for w in plan.warnings)
+
+
+def test_a_curve_model_that_cannot_be_fitted_is_left_out_not_fatal():
+    """Pilots logging only their final loss: the curve models cannot be fitted (one point
+    per run), so the plan says so and plans with the law (exact on the literal law's
+    synthetic sweep: η* = √(q1²X/(q2²Y)) at the target)."""
+    import warnings
+
+    def synth(T, eta):
+        s = schedule("cosine", T, 1.0)
+        X, Y = bound_terms(s, at=[T])
+        return Run(f"T{T}p{eta}", lrs=eta * s, peak_lr=eta, schedule="cosine",
+                   curves={"val": ([T], [0.5 + 4.0 * X[0] / eta + 25.0 * Y[0] * eta])})
+
+    runs = [synth(T, e) for T in (100, 400) for e in (0.01, 0.02, 0.04, 0.08)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = make_plan(runs, 1600, variants=("literal",), n_boot=0)
+    assert p.source == "law literal"
+    assert sum("left out: its burn-in could not be chosen" in w for w in p.warnings) == 2
+    X, Y = bound_terms(schedule("cosine", 1600, 1.0), at=[1600])
+    assert p.eta_star == pytest.approx((4.0 * X[0] / (25.0 * Y[0])) ** 0.5, rel=1e-6)
+
+
+def test_eta_comes_from_the_forecaster_whose_eta_held_out_best():
+    """choose_eta: among the unflagged rows scored like the chosen one, the smallest
+    |ln η*-ratio| at the held-out horizon; flagged rows and other splits never compete."""
+    from convexlaw.forecasters import choose_eta
+
+    def row(name, k, eta_ratio, flags=(), split="horizon"):
+        return {"forecaster": name, "k": k, "split": split, "flags": list(flags),
+                "eta_star": 0.01, "scored_by": "optimum at the held-out horizon",
+                "optimum": {"eta_ratio": eta_ratio, "loss_error": 0.0, "score": 0.0}}
+
+    chosen = row("law distance", 4, 0.6)
+    table = [chosen, row("law gradient", 4, 0.95), row("law peak", 5, 1.02, ["at bound"]),
+             row("curve x", 5, 1.0, split="tail"), row("law distance+gradient", 5, 0.955)]
+    assert choose_eta(table, chosen)["forecaster"] == "law gradient"  # fewer k within 0.01
+    table[1]["optimum"]["eta_ratio"] = 0.8
+    assert choose_eta(table, chosen)["forecaster"] == "law distance+gradient"
+    tail = row("law distance", 4, 0.6, split="tail")
+    tail["optimum"] = None
+    assert choose_eta([tail], tail) is tail

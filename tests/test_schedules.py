@@ -135,3 +135,29 @@ def test_lambda_lr_matches_schedule():
         sched.step()
     np.testing.assert_allclose(seen, schedule(spec, n, peak), rtol=1e-15)
     assert lr_lambda(spec, n)(10**6) == shape(spec, n)[-1]
+
+
+_CHUNKED = [
+    "linear", "cosine(final=0.1)", "cosine+warmup(0.05)", "wsd(cooldown=0.2,shape=sqrt)",
+    "wsd(cooldown=0.3,shape=cosine)+warmup(0.01)", "step(milestones=[0.5,0.75],factor=0.1)",
+    "piecewise(values=[1,0.3,0],bounds=[0.25,0.9])", "onecycle", "restarts(cycles=3,mult=2)",
+    "exponential(final=0.01)", "rsqrt(warmup=0.1)", "inverse", "poly(power=0.5)", "constant",
+]
+
+
+@pytest.mark.parametrize("spec", _CHUNKED)
+def test_chunked_shapes_are_the_whole_array_to_the_bit(spec, monkeypatch):
+    # every shape is elementwise in the step: evaluated in chunks of any size, in stripes
+    # on threads, it is the same array as evaluated over all steps at once
+    from convexlaw.schedules import Shaper, chunks
+
+    fn = Shaper(spec)._fn
+    for n in [1, 2, 7, 1000, 3 * chunks.CHUNK + 5, chunks.THREADED + 77]:
+        whole = fn(np.arange(n, dtype=np.float64), n)
+        top = whole.max()
+        whole = whole / top if top != 1.0 else whole
+        assert np.array_equal(shape(spec, n), whole), (spec, n)
+        monkeypatch.setattr(chunks, "CHUNK", 97)  # chunks cut everywhere, pieces included
+        monkeypatch.setattr(chunks, "_BASE", np.arange(97, dtype=np.float64))
+        assert np.array_equal(chunks.evaluate(lambda s, n=n: fn(s, n), n, workers=3), whole)
+        monkeypatch.undo()

@@ -13,20 +13,14 @@ schedule into a predicted loss curve and an optimal peak learning rate.
 (see ``convexlaw.integrations``; loaded on first use).
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
+from convexlaw._version import __version__
 from convexlaw.bound import bound, bound_direct, bound_terms, optimal_peak
 from convexlaw.exam import ExamResult, exam
 from convexlaw.schedules import SpecError, schedule
 
-try:  # defined once, in pyproject.toml
-    __version__ = _version("convexlaw")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "ExamResult",
+    "__version__",
     "SpecError",
     "bound",
     "bound_direct",

@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from convexlaw.cauchy import causal_sums, suffix_sum
 
-__all__ = ["bound", "bound_direct", "bound_terms", "optimal_peak", "peak_split"]
+__all__ = ["bound", "bound_direct", "bound_terms", "optimal_peak", "peak_split",
+           "peak_split_blocks"]
 
 _FEW = 32  # up to this many requested steps, evaluate each by one dot product
 
@@ -91,6 +94,10 @@ def _few_steps(at: ArrayLike | None, n: int) -> list[int] | None:
     return a.tolist() if a.size <= _FEW else None
 
 
+@overload
+def _check_at(at: None, n: int) -> None: ...
+@overload
+def _check_at(at: ArrayLike, n: int) -> np.ndarray: ...
 def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
     if at is None:
         return None
@@ -107,7 +114,7 @@ def _check_at(at: ArrayLike | None, n: int) -> np.ndarray | None:
     return a
 
 
-def _check_positive(value: float, name: str) -> float:
+def _check_positive(value: object, name: str) -> float:
     if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
@@ -228,11 +235,11 @@ def bound(lrs: ArrayLike, D: float = 1.0, G: float | ArrayLike = 1.0,
     few = _few_steps(at, n)
     if few is not None:  # a few steps: one reversed running sum each, in Python floats
         w = None if scale is None else (eta * scale) ** 2
-        omega = []
+        at_few = []
         for t in few:
             x, y = _terms_at(eta, w, t - 1)
-            omega.append(D * D * x + g2 * y if x < math.inf else math.inf)
-        return np.array(omega)
+            at_few.append(D * D * x + g2 * y if x < math.inf else math.inf)
+        return np.array(at_few)
     steps = _check_at(at, n)
     w = None if scale is None else (eta * scale) ** 2
     with np.errstate(invalid="ignore"):  # 0·∞ at dead steps, set to +∞ after
@@ -278,7 +285,7 @@ def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
     ``check=False`` skips validating ``shape`` (for arrays made by
     ``convexlaw.schedules.shape``, already finite, ≥ 0 and not all 0).
     """
-    s = _check_lrs(shape) if check else shape
+    s = _check_lrs(shape) if check else np.asarray(shape)
     D, G = _check_positive(D, "D"), _check_positive(G, "G")
     if at is None:
         at = last_positive(s)
@@ -290,6 +297,71 @@ def peak_split(shape: ArrayLike, D: float = 1.0, G: float = 1.0,
         at = int(_check_at(at, s.size)[0])
     X, Y = _terms_at(s, None, at - 1)
     return D * D * X, G * G * Y, at
+
+
+def peak_split_blocks(blocks: Iterable[np.ndarray], n: int, D: float = 1.0,
+                      G: float = 1.0) -> tuple[float, float, int]:
+    """``peak_split(shape)`` at the last positive step, for a shape of n steps given as
+    consecutive blocks from its end: the last block first, each block in step order.
+
+    The shape is never held whole: each block can be made just before it is summed, and
+    is summed while it is in cache (the exam's schedules of 10⁷ steps are made so; writing
+    and re-reading them whole cost as much as the sums). The sums are those of
+    ``cauchy.suffix_sum``: every gap P_t − P_k a suffix sum, one running sum carried from
+    block to block, terms added by numpy's pairwise summation (not BLAS, so no dependence
+    on threads); the blocks cut the running sum elsewhere, so the result may differ from
+    ``peak_split``'s in the last bits. Values must be finite and >= 0 (not checked);
+    zeros at the end are skipped silently. Returns (A, B, t), t the 1-based step used.
+
+    >>> s = np.linspace(1.0, 0.1, 10)
+    >>> A, B, t = peak_split_blocks([s[6:], s[:6]], 10)
+    >>> bool(np.allclose([A, B], peak_split(s)[:2], rtol=1e-15)), t
+    (True, 10)
+    """
+    D, G = _check_positive(D, "D"), _check_positive(G, "G")
+    end = n  # the blocks seen cover the steps end … n−1 (0-based)
+    t = -1  # 0-based target: the last positive step, once found
+    last = prev = 0.0  # s_t, s_{t−1}
+    want_prev = False  # s_{t−1} is the last value of the next block
+    carry = 0.0  # P_t − P_{end−1}, the gap of the step left of the blocks seen
+    total = 0.0  # Σ s_k²/(P_t − P_k) over the sources k ≤ t − 2 seen
+    buf = np.empty(0)
+    for v in blocks:
+        a = end - v.size
+        end = a
+        if v.size == 0:
+            continue
+        if t < 0:  # still in the zeros at the end
+            nz = np.flatnonzero(v)
+            if not nz.size:
+                continue
+            t = a + int(nz[-1])
+            v = v[: t - a + 1]
+            last = float(v[-1])
+            if v.size > 1:
+                prev = float(v[-2])
+            else:
+                want_prev = True
+        elif want_prev:
+            prev, want_prev = float(v[-1]), False
+        if buf.size < v.size:
+            buf = np.empty(max(v.size, 1 << 15))
+        g = buf[: v.size]
+        g[:-1] = v[1:]
+        g[-1] = carry
+        np.cumsum(g[::-1], out=g[::-1])  # g[k − a] = P_t − P_k
+        carry = float(v[0] + g[0])
+        m = min(v.size, t - 1 - a)  # sources k = a … t − 2
+        if m > 0:
+            ratio = np.divide(v[:m], g[:m], out=g[:m])
+            total += float(np.einsum("i,i->", ratio, v[:m]))
+    if end != 0:
+        raise ValueError(f"the blocks cover {n - end} steps, expected {n}")
+    if t < 0:
+        raise ValueError("all learning rates are zero: the bound is infinite at every step")
+    X = 0.5 / carry  # the gap of step −1 is P_t
+    Y = 0.5 * (last * last + prev * prev) / last + 0.5 * total
+    return D * D * X, G * G * Y, t + 1
 
 
 def optimal_peak(spec_or_shape: str | ArrayLike, steps: int | None = None, D: float = 1.0,

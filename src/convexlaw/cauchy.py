@@ -236,9 +236,8 @@ def _load(x: np.ndarray, k0: int, k1: int, L: int) -> np.ndarray:
     out = np.empty((L, k1 - k0))
     if k0 < 0:  # a leaf before the first: no steps
         out[:, :-k0] = 0.0
-        out = out[:, -k0:]
-        np.copyto(out, _load(x, 0, k1, L))
-        return out.base
+        np.copyto(out[:, -k0:], _load(x, 0, k1, L))
+        return out
     a, b = k0 * L, min(k1 * L, x.size)
     full = (b - a) // L
     np.copyto(out[:, :full], x[a : a + full * L].reshape(full, L).T)

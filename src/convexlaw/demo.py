@@ -219,7 +219,9 @@ def _law_table(plan: Plan, console: Any) -> None:
     from rich.table import Table
 
     t = Table(title="Horizon-law variants (final losses of the pilots; hold-out = longest "
-                    "pilot horizon fitted from the shorter ones)")
+                    "pilot horizon fitted from the shorter ones)",
+              caption="✓η*: the plan's η* comes from this law (its η* held out best); ✓L: "
+                      "its predicted loss does (best joint score)")
     for col in ("variant", "k", "in-sample err", "hold-out err", "κ (η* ∝ T^κ)",
                 f"η* at T={plan.steps}", "L* there"):
         t.add_column(col, justify="left" if col == "variant" else "right",
@@ -233,7 +235,9 @@ def _law_table(plan: Plan, console: Any) -> None:
         except ValueError:
             kap = e_txt = L_txt = "—"
         hold = "—" if r["holdout_PredE"] is None else f"{100 * r['holdout_PredE']:.2f} %"
-        mark = " ✓" if r["chosen"] else ""
+        name = f"law {r['variant']}"
+        mark = "".join(m for m, src in ((" ✓η*", plan.source), (" ✓L", plan.loss_source))
+                       if name == src)
         t.add_row(r["variant"] + mark, str(r["k"]), f"{100 * r['PredE']:.2f} %", hold, kap,
                   e_txt, L_txt)
     console.print(t)
@@ -245,9 +249,9 @@ def _plan_lines(plan: Plan) -> list[str]:
     lit = plan.literal_forecast
     lines = [f"target: T = {plan.steps} steps, schedule {plan.schedule}",
              f"recommended peak LR  η* = {plan.eta_star:.4g}   ({100 * plan.level:.0f} % "
-             f"interval {lo:.4g} … {hi:.4g}; law variant '{plan.variant}', κ = "
+             f"interval {lo:.4g} … {hi:.4g}; from the {plan.source}, κ = "
              f"{plan.kappa:+.3f})" if plan.kappa is not None else
-             f"recommended peak LR  η* = {plan.eta_star:.4g}",
+             f"recommended peak LR  η* = {plan.eta_star:.4g}   (from the {plan.source})",
              f"predicted final loss L = {plan.loss_star:.4f}   (interval {llo:.4f} … {lhi:.4f};"
              f" from the {plan.loss_source})",
              f"law as written: η* = {lit['eta_star']:.4g}, L* = {lit['loss_star']:.4f}"]
@@ -371,8 +375,9 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
                       f"planned peak the seeds span {100 * spread / loss_planned:.2f} % of "
                       "the loss")
     if kappa_measured is not None:
+        chosen = "" if plan.kappa is None else f"; chosen forecaster κ = {plan.kappa:+.3f}"
         console.print(f"  measured η* ∝ T^{kappa_measured:+.3f} over the bracketed optima "
-                      f"(literal bound: −0.5); chosen law κ = {plan.kappa:+.3f}")
+                      f"(literal bound: −0.5){chosen}")
     verdict = ("both goals met" if eta_ok and loss_ok else
                "goals missed: " + ", ".join(n for n, ok in (("optimal LR", eta_ok),
                                                             ("final loss", loss_ok)) if not ok))

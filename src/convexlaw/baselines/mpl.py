@@ -11,6 +11,10 @@ Evaluation is vectorised: the LR drops are grouped into blocks (split at every o
 step, at most ``max_blocks`` per run besides) and each block enters with its total drop at
 the drop-weighted mean of η_k and P_{k−1}; with the default 500 blocks the result agrees
 with the per-step sum to ≤ 1e-5 relative on the 25M schedules (tests/test_baselines.py).
+The cost and memory of one evaluation grow as observations × blocks, so a fit uses at most
+``max_points`` observations per run (evenly spaced, the last one kept: a run logged at
+every step is thinned; the published curves have ≤ 547) and a prediction is evaluated
+``max_points`` steps at a time.
 
 >>> import numpy as np
 >>> m = MultiPowerLaw.from_params({"L0": 2.0, "A": 1.0, "alpha": 0.5, "B": 100.0,
@@ -72,9 +76,35 @@ class MultiPowerLaw(RobustModel):
     floor_param = None  # the drop term takes the loss below L0: no L0 ≤ min(loss) bound
 
     def __init__(self, kind: str | None = None, burn_in: int = 0, max_blocks: int = 500,
-                 loss: str = "soft_l1", f_scale: float = 1e-3) -> None:
+                 loss: str = "soft_l1", f_scale: float = 1e-3, max_points: int = 600) -> None:
         super().__init__(kind=kind, burn_in=burn_in, loss=loss, f_scale=f_scale)
         self.max_blocks = max_blocks
+        self.max_points = max_points
+
+    def _validate_hyper(self) -> None:
+        super()._validate_hyper()
+        if not (isinstance(self.max_points, int | np.integer) and self.max_points >= 2):
+            raise ValueError(f"max_points must be an integer >= 2, got {self.max_points!r}")
+
+    def _fit_points(self, data: list[CurveData]) -> list[CurveData]:
+        out = []
+        for d in data:
+            if d.steps.size <= self.max_points:
+                out.append(d)
+                continue
+            keep = np.unique(np.round(np.linspace(0, d.steps.size - 1, self.max_points))
+                             .astype(np.int64))
+            out.append(CurveData(d.name, d.lrs, d.steps[keep], d.y[keep], d.peak))
+        return out
+
+    def _predict_data(self, params, d):
+        n, m = d.steps.size, self.max_points
+        if n <= m:
+            return self._evaluate(params, d)
+        return np.concatenate([  # a block of steps at a time: bounded memory
+            self._evaluate(params, CurveData(d.name, d.lrs, d.steps[a:a + m],
+                                             d.y[a:a + m], d.peak))
+            for a in range(0, n, m)])
 
     def _spec(self):
         return [Param("L0", 0.0, np.inf), Param("A", 1e-12, 1e12, log=True),

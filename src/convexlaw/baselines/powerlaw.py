@@ -35,6 +35,7 @@ def powerlaw_starts(data: list[CurveData]) -> list[dict[str, float]]:
     return starts
 
 
+# the contributing page shows this model as the recipe: --8<-- [start:powerlaw]
 class PowerLaw(RobustModel):
     """``powerlaw``: L0 + A·P_t^(−α) (k = 3), robust fit on log loss."""
 
@@ -49,3 +50,4 @@ class PowerLaw(RobustModel):
 
     def _evaluate(self, p, d):
         return p["L0"] + p["A"] * lr_area(d) ** (-p["alpha"])
+# --8<-- [end:powerlaw]

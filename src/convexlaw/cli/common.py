@@ -230,7 +230,7 @@ def working(description: str, disable: bool = False) -> Iterator[Any]:
 
 
 def version() -> str:
-    """The installed version of convexlaw (package metadata; pyproject.toml defines it)."""
+    """The version of convexlaw (defined once, in ``convexlaw/_version.py``)."""
     from convexlaw import __version__
 
     return __version__

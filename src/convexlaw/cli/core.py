@@ -15,6 +15,7 @@ from convexlaw.cli.common import (
     number_option,
     print_json,
     steps_option,
+    working,
 )
 
 
@@ -137,16 +138,12 @@ def exam_cmd(
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG).")] = None,
 ) -> None:
     """The qualifying exam: is √T·Ω*_T bounded as T grows (optimal O(1/√T) rate)?"""
-    from rich.progress import track
+    from convexlaw.exam import exam_all
 
-    from convexlaw.exam import BUILTIN_FAMILIES, exam
-
-    names = specs or list(BUILTIN_FAMILIES)
-    results = []
-    try:
-        for s in track(names, description="examining", console=console, transient=True,
-                       disable=as_json):
-            results.append(exam(s))
+    try:  # all families at once: their horizons share the threads, the longest first
+        with working("examining", disable=as_json) as update:
+            results = exam_all(specs or None, progress=lambda done, total: update(
+                f"examining: {100 * done // total}% of the steps"))
     except ValueError as err:
         abort(str(err))
     figure = None

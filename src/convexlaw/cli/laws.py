@@ -52,7 +52,7 @@ def fit_cmd(
     chosen = Law.from_dict(record["laws"][record["chosen"]])
     if as_json:
         print_json({"out": str(out), "chosen": record["chosen"],
-                    "comparison": record["comparison"],
+                    "comparison": record["comparison"], "left_out": record["left_out"],
                     "params": chosen.params_, "stderr": chosen.stderr_,
                     "warnings": chosen.warnings_})
         return
@@ -72,6 +72,12 @@ def fit_cmd(
     console.print(t)
     console.print(f"chosen: [bold]{record['chosen']}[/] (by "
                   f"{record['comparison'][0]['selected_by']})", highlight=False)
+    for r in record["comparison"]:
+        for note in r.get("notes", []):
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    for d in record.get("left_out", []):
+        where = f"T = {d['T']:g}" + ("" if d.get("peak") is None else f", peak {d['peak']:.3g}")
+        console.print(f"left out ({escape(where)}): {escape(d['reason'])}", highlight=False)
     console.print(chosen.report(), highlight=False, markup=False)
     console.print(f"wrote {out}", highlight=False)
 

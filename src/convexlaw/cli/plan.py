@@ -48,9 +48,17 @@ def plan_cmd(
                                                  "(default: the pilots' schedule).")] = None,
     kind: Annotated[str | None, typer.Option(help="Loss curve: val or train (default: val "
                                              "when every pilot has one).")] = None,
-    window: Annotated[float, number_option(
-        "--window", help="Use pilots whose final loss is within this factor of the best at "
-        "their horizon.", minimum=1)] = 1.2,
+    window: Annotated[float | None, number_option(
+        "--window", help="Use only pilots whose final loss is within this factor of the "
+        "best at their horizon (default: automatic screening).", minimum=1)] = None,
+    burn_in: Annotated[str, typer.Option("--burn-in", help="Burn-in of the curve fits: a "
+                                         "step, or auto (the runs' stored convexity onset, "
+                                         "else chosen from the data).")] = "auto",
+    curve_models: Annotated[str, typer.Option("--curve-models", help="Curve models to try "
+                                              "beside the laws: comma-separated names of "
+                                              "`convexlaw compare`, none, or default "
+                                              "(convexlaw.plan.CURVE_MODELS).")
+                            ] = "default",
     boot: Annotated[int, typer.Option(help="Bootstrap refits for the intervals.", min=0)
                     ] = 100,
     as_json: JsonOpt = False,
@@ -68,15 +76,33 @@ def plan_cmd(
 
     if kind not in (None, "val", "train"):
         abort(f"--kind must be val or train, got {kind!r}")
+    if burn_in != "auto":
+        try:
+            burn_in = int(burn_in)
+        except ValueError:
+            abort(f"--burn-in must be a step (an integer >= 0) or auto, got {burn_in!r}")
+        if burn_in < 0:
+            abort(f"--burn-in must be >= 0, got {burn_in}")
+    from convexlaw.plan import CURVE_MODELS
+    from convexlaw.protocols import MODELS
+
+    names = curve_models.strip()
+    models = () if names == "none" else CURVE_MODELS if names == "default" else tuple(
+        m.strip() for m in names.split(",") if m.strip())
+    bad = [m for m in models if m not in MODELS]
+    if bad:
+        abort(f"--curve-models: unknown model {bad[0]!r}; choose from {', '.join(MODELS)} "
+              "or none")
     check_memory(steps, "plan")
     store = open_store(db)
     try:
         runs = pilot_runs(store)
         _check_pilots(runs, kind)
-        with working(f"fitting the laws and a curve model to {len(runs)} pilot runs "
-                     f"({boot} bootstrap refits)", disable=as_json):
+        with working(f"planning from {len(runs)} pilot runs", disable=as_json) as update:
             plan = make_plan(runs, steps, size=size, schedule=schedule, kind=kind,
-                             window=window, n_boot=boot)
+                             window=window, burn_in=burn_in, n_boot=boot,
+                             curve_models=models,
+                             progress=lambda msg: update(f"planning: {msg}"))
     except (PlanError, RunStoreError, ValueError) as err:
         abort(str(err))
     if plot is not None:
@@ -89,10 +115,10 @@ def plan_cmd(
             d["figure"] = str(plot)
         print_json(d)
         return
-    from convexlaw.demo import _law_table, _plan_lines
+    from convexlaw.plan import plan_lines
 
-    _law_table(plan, console)
-    for line in _plan_lines(plan):
+    _candidate_table(plan)
+    for line in plan_lines(plan):
         console.print(line, highlight=False)
     if plan.curve is not None:
         c = plan.curve
@@ -100,12 +126,43 @@ def plan_cmd(
         pick = [pts[int(i)] for i in
                 sorted(set(map(int, [0, len(pts) // 4, len(pts) // 2, 3 * len(pts) // 4,
                                      len(pts) - 1])))]
-        console.print("predicted curve: " + ", ".join(f"t={s}: {v:.4f}" for s, v in pick),
-                      highlight=False)
+        src = plan.curve["model"]
+        note = "" if src == plan.loss_source else (
+            f"; its final loss differs from L* above, which {plan.loss_source} predicts")
+        console.print(f"predicted curve at η* ({src}{note}): "
+                      + ", ".join(f"t={s}: {v:.4f}" for s, v in pick), highlight=False)
     for w in plan.warnings:
         console.print(f"[yellow]note:[/] {w}", highlight=False)
     if plot is not None:
         console.print(f"figure: {plot}")
+
+
+def _candidate_table(plan: object) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Forecasters: held-out error ({plan.holdout} split), target numbers")
+    for col in ("forecaster", "k", "held-out", "final", "opt. η*, L*", "score",
+                f"η* (T={plan.steps})", "L*", "κ"):
+        t.add_column(col, justify="left" if col == "forecaster" else "right", no_wrap=True)
+    flags = []
+    for r in plan.candidates:
+        def pct(v: float | None) -> str:
+            return "—" if v is None else f"{100 * v:.2f} %"
+
+        why = "; ".join(r["flags"]) or r.get("error", "")
+        if why:
+            flags.append(f"{r['forecaster']}: {why}")
+        o = r.get("optimum")
+        opt = "—" if not o else f"×{o['eta_ratio']:.2f}, {100 * o['loss_error']:+.2f} %"
+        t.add_row(r["forecaster"] + (" ✓" if r["chosen"] else " ⚑" if why else ""),
+                  str(r["k"] or "—"), pct(r["holdout_PredE"]), pct(r["holdout_final"]), opt,
+                  "—" if r.get("score") is None else f"{r['score']:.3g}",
+                  "—" if r["eta_star"] is None else f"{r['eta_star']:.4g}",
+                  "—" if r["loss_star"] is None else f"{r['loss_star']:.4f}",
+                  "—" if r["kappa"] is None else f"{r['kappa']:+.3f}")
+    console.print(t)
+    for f in flags:
+        console.print(f"⚑ {f}", highlight=False)
 
 
 def demo_cmd(

@@ -278,9 +278,12 @@ def show_cmd(
     meta.add_row("lr", f"max {lr['max']:.4g} at step {lr['argmax_step']}, first {lr['first']:.4g}"
                        f", last {lr['last']:.4g}, sum {lr['sum']:.4g}"
                        + (f", {lr['zero_steps']} zero steps" if lr["zero_steps"] else ""))
-    tags = {k: v for k, v in run.tags.items() if k != "source"}
+    tags = {k: v for k, v in run.tags.items() if k not in ("source", "convexity")}
     if tags:
         meta.add_row("tags", ", ".join(f"{k}={v}" for k, v in tags.items()))
+    if isinstance(run.tags.get("convexity"), dict):  # `train --diagnose`: t0 and headline
+        from convexlaw.convexity import describe
+        meta.add_row("convexity", describe(run.tags["convexity"].get("summary", {})))
     for k, v in run.tags.get("source", {}).items():
         meta.add_row(f"source.{k}", _fmt(v, ".3g"))
     console.print(meta)

@@ -103,9 +103,23 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
         force: Annotated[bool, Opt("--force", help="Train again even if already stored.")
                          ] = False,
+        diagnose: Annotated[bool, Opt("--diagnose", help="Measure convexity along the run "
+                                      "(see `convexlaw convexity`).")] = False,
+        diagnose_every: Annotated[int | None, Opt(help="Convexity checks every k updates "
+                                                  "(default T/20).")] = None,
+        hessian_every: Annotated[int, Opt(help="Hessian and per-sample readings at every "
+                                          "n-th check.")] = 10,
+        reference: Annotated[Path | None, Opt(help="Star-gap reference w*: a --save-final "
+                                              "file of a longer run (default: final iterate)."
+                                              )] = None,
+        save_final: Annotated[Path | None, Opt(help="Save the final parameters (for a later "
+                                               "--reference).")] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Train one run on bundled real data and store it (id = hash of its config)."""
+        from convexlaw.cli.convexity import diagnose_hook, report_diagnosis
+
+        hooks = diagnose_hook(diagnose, diagnose_every, hessian_every, reference, save_final)
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -129,7 +143,8 @@ def register(app: typer.Typer) -> None:
         except (ValueError, FileNotFoundError) as err:
             abort(str(err))
         store = RunStore(db)
-        if cfg.run_id() in store and not force:
+        if cfg.run_id() in store and not force and not (
+                hooks and "convexity" not in store.get(cfg.run_id()).tags):
             run = store.get(cfg.run_id())
             console.print(f"[yellow]already stored[/] as {run.id} in {store.path} "
                           "(--force to train again)")
@@ -142,11 +157,14 @@ def register(app: typer.Typer) -> None:
                 def on_eval(t: int, tr: float, va: float) -> None:
                     bar.update(task, completed=t, losses=f"train {tr:.4f} val {va:.4f}")
 
-                run = train(cfg, threads=threads, on_eval=on_eval)
+                run = train(cfg, threads=threads, on_eval=on_eval, hooks=hooks)
             store.put(run.validate())
         s = _summary(run)
         if as_json:
-            print_json({**s, "db": str(store.path)})
+            print_json({**s, "db": str(store.path)}
+                       | ({"convexity": run.tags["convexity"]["summary"]}
+                          if "convexity" in run.tags else {}))
+            report_diagnosis(run, None)
             return
         colour = "green" if run.status == "finished" else "red"
         console.print(f"[{colour}]{run.status}[/] {run.name}  id {run.id}  N = {run.N:,.0f}")
@@ -154,6 +172,7 @@ def register(app: typer.Typer) -> None:
                       f"best val {_fmt(s['best_val'])}  |  {s['steps_done']} steps in "
                       f"{_fmt(s['wall_time'], '.1f')} s ({_fmt(s['steps_per_s'], '.0f')} steps/s)"
                       f"  ->  {store.path}")
+        report_diagnosis(run, console)
 
     @app.command("sweep")
     def sweep_cmd(

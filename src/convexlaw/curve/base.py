@@ -98,7 +98,7 @@ class CurveModel:
     def fit(self, runs: Any) -> CurveModel:
         """Fit one shared set of coefficients to all runs; returns self."""
         self._validate_hyper()
-        data = self._data(runs)
+        data = self._fit_points(self._data(runs))
         error, rising = degenerate(data)
         if error:
             raise ValueError(error)
@@ -114,7 +114,7 @@ class CurveModel:
         yhat = np.concatenate([self._predict_data(self.params_, d) for d in data])
         y = np.concatenate([d.y for d in data])
         rel = (yhat - y) / y
-        self.fit_info_ = {
+        self.fit_info_: dict[str, Any] = {
             "runs": [d.name for d in data], "points": int(n),
             "rss_rel": float(rel @ rel), "r2": r2(y, yhat),
             "mean_rel_error": float(np.mean(np.abs(rel))),
@@ -320,6 +320,11 @@ class CurveModel:
         return f"{type(self).__name__}({args})"
 
     # ---- subclass hooks --------------------------------------------------------------
+    def _fit_points(self, data: list[CurveData]) -> list[CurveData]:
+        """The observations a fit uses (all of them; a model whose cost grows faster than
+        linearly in the observations may thin them)."""
+        return data
+
     def _fit_data(self, data: list[CurveData]) -> tuple[dict[str, float],
                                                          dict[str, tuple[float, float]]]:
         raise NotImplementedError

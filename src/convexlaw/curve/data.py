@@ -38,7 +38,7 @@ class CurveData:
     steps: np.ndarray
     y: np.ndarray
     peak: float
-    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def T(self) -> int:
@@ -166,7 +166,7 @@ def restrict(run: Any, kind: str | None, lo: int = 0, hi: int | None = None) -> 
         key = "val" if "val" in run.curves else "train"
     curves = dict(run.curves)
     curves[key] = (steps[keep], values[keep])
-    if dataclasses.is_dataclass(run):
+    if dataclasses.is_dataclass(run) and not isinstance(run, type):
         return dataclasses.replace(run, curves=curves)
     out = copy.copy(run)
     out.curves = curves

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convexlaw._version import __version__
 from convexlaw.integrations.forecast import Forecast, Planner, forecast_final
 from convexlaw.runs import Run, RunStore, RunStoreError
 
@@ -100,8 +101,8 @@ def config_value(obj: Any, depth: int = 0) -> Any:
 
 
 def versions(*packages: str) -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for p in ("convexlaw", "numpy", *packages):
+    out = {"python": platform.python_version(), "convexlaw": __version__}
+    for p in ("numpy", *packages):
         try:
             out[p] = metadata.version(p)
         except metadata.PackageNotFoundError:

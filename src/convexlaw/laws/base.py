@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -161,13 +161,18 @@ class Law:
     def _restore(self, d: dict[str, Any]) -> None:
         """Subclass state beyond the common fields, from ``to_dict`` output."""
 
+    def forecast(self, T: float, N: float | None = None, peak: float | None = None,
+                 shape: Any = None, at: Any = None) -> dict[str, Any]:
+        """η*, L* and their intervals at horizon T (each law family defines it)."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- fit
     def _hyper(self) -> dict[str, Any]:
         return {"variant": self.variant, "delta": self.delta, "n_boot": self.n_boot,
                 "level": self.level, "random_state": self.random_state,
                 "n_starts": self.n_starts}
 
-    def fit(self, data: LawData, idx: np.ndarray | None = None) -> Law:
+    def fit(self, data: LawData, idx: np.ndarray | None = None) -> Self:
         """Fit to ``data`` (optionally only the points ``idx``); returns self."""
         self.flags_ = variant_flags(self.variant)
         if not 0 < self.level < 1:

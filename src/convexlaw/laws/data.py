@@ -46,7 +46,8 @@ def _profile(n: int, a: float) -> np.ndarray | None:
     return (np.arange(1, n + 1) / _G_REF) ** a
 
 
-def shape_constants(shape: np.ndarray, at: np.ndarray, a_grid: Sequence[float] | None = None
+def shape_constants(shape: np.ndarray, at: np.ndarray,
+                    a_grid: Sequence[float] | np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """X_t and log Y_t of a shape at the 1-based steps ``at``.
 
@@ -95,6 +96,8 @@ class LawData:
     specs: list[str | None] = field(default_factory=list)
     # shape mode: per-run shapes and the steps each point is at (index into `group`)
     shapes: list[np.ndarray] = field(default_factory=list)
+    # runs or rows no law can use (diverged, screened out): dicts with T, peak, N, reason
+    left_out: list[dict[str, Any]] = field(default_factory=list)
     _logy0: np.ndarray | None = None
     _spline: Any = None
 
@@ -106,8 +109,41 @@ class LawData:
     @classmethod
     def from_arrays(cls, T: ArrayLike, loss: ArrayLike | None = None,
                     peak: ArrayLike | None = None, N: ArrayLike | None = None,
-                    group: Sequence[str] | None = None, source: str = "arrays") -> LawData:
-        """Table mode: one point per row (each row its own run unless ``group`` says)."""
+                    group: Sequence[str] | None = None, source: str = "arrays",
+                    diverged: str = "error") -> LawData:
+        """Table mode: one point per row (each row its own run unless ``group`` says).
+
+        ``diverged="skip"``: rows whose loss is NaN/inf are diverged runs, kept in
+        ``left_out`` (they still bound the usable peak) instead of refused.
+        """
+        if diverged not in ("error", "skip"):
+            raise ValueError(f"diverged must be 'error' or 'skip', got {diverged!r}")
+        left: list[dict[str, Any]] = []
+        if diverged == "skip" and loss is not None:
+            L = np.atleast_1d(np.asarray(loss, dtype=np.float64)).ravel()
+            bad = ~np.isfinite(L)
+            if bad.any():
+                cols: list[np.ndarray | None] = [
+                    np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
+                    if v is not None else None for v in (T, peak, N)]
+                if any(c is not None and c.size != L.size for c in cols):
+                    raise ValueError(f"{source}: T, loss, peak_lr and N must have one value "
+                                     "per row")
+                T0 = cols[0]
+                assert T0 is not None  # T is required
+                for i in np.flatnonzero(bad).tolist():
+                    left.append({"name": str(i) if group is None else str(group[i]),
+                                 "T": float(T0[i]),
+                                 "peak": None if cols[1] is None else float(cols[1][i]),
+                                 "N": None if cols[2] is None else float(cols[2][i]),
+                                 "reason": "diverged (non-finite loss)"})
+                if bad.all():
+                    raise ValueError(f"{source}: every row diverged (no finite loss)")
+                T, loss = T0[~bad], L[~bad]
+                peak = None if cols[1] is None else cols[1][~bad]
+                N = None if cols[2] is None else cols[2][~bad]
+                group = None if group is None else [g for g, b in zip(group, bad, strict=True)
+                                                    if not b]
         T = _positive(T, "T", source)
         n = T.size
         loss_arr = np.full(n, np.nan) if loss is None else _positive(loss, "loss", source, n)
@@ -119,21 +155,46 @@ class LawData:
         uniq, gidx = np.unique(np.array(names), return_inverse=True)
         return cls(loss=loss_arr, T=T, horizon=T.copy(), peak=peak_arr, N=N_arr,
                    group=gidx.astype(np.int64), groups=[str(u) for u in uniq], x=1.0 / T,
-                   mode="table", source=source)
+                   mode="table", source=source, left_out=left)
+
+    def subset(self, idx: ArrayLike, left_out: Sequence[dict[str, Any]] = ()) -> LawData:
+        """The points ``idx`` (runs and shapes kept), with more ``left_out`` notes."""
+        ii = np.asarray(idx, dtype=np.int64)
+
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[ii]
+
+        return LawData(loss=self.loss[ii], T=self.T[ii], horizon=self.horizon[ii],
+                       peak=take(self.peak), N=take(self.N), group=self.group[ii],
+                       groups=list(self.groups), x=self.x[ii], mode=self.mode,
+                       source=self.source, specs=list(self.specs), shapes=list(self.shapes),
+                       left_out=[*self.left_out, *left_out], _logy0=take(self._logy0))
 
     @classmethod
     def from_runs(cls, runs: Sequence[Any], points: str = "final", burn_in: float = 0.1,
-                  kind: str | None = None) -> LawData:
+                  kind: str | None = None, diverged: str = "error") -> LawData:
         """Shape mode from runs (``convexlaw.runs.Run`` or anything with ``lrs``,
         ``curve(kind)``, ``peak_lr``, ``N``, ``name``, ``schedule``, ``status``).
 
         ``points="final"``: the last logged loss of each run; ``"curve"``: every logged
         loss after the burn-in (a fraction of the run's length if < 1, else steps).
+        ``diverged="skip"`` records diverged runs in ``left_out`` instead of refusing them.
         """
         if points not in ("final", "curve"):
             raise ValueError(f"points must be 'final' or 'curve', got {points!r}")
+        if diverged not in ("error", "skip"):
+            raise ValueError(f"diverged must be 'error' or 'skip', got {diverged!r}")
         if not runs:
             raise ValueError("no runs given")
+        left: list[dict[str, Any]] = []
+        if diverged == "skip":
+            left = [{"name": str(getattr(r, "name", i)), "T": int(np.asarray(r.lrs).size),
+                     "peak": float(r.peak_lr or np.max(r.lrs)),
+                     "N": getattr(r, "N", None), "reason": "diverged"}
+                    for i, r in enumerate(runs) if getattr(r, "status", "") == "diverged"]
+            runs = [r for r in runs if getattr(r, "status", "") != "diverged"]
+            if not runs:
+                raise ValueError(f"all {len(left)} runs diverged: no loss to fit")
         cols: dict[str, list[np.ndarray]] = {k: [] for k in
                                              ("loss", "T", "horizon", "peak", "N", "group")}
         shapes, names, specs = [], [], []
@@ -181,7 +242,7 @@ class LawData:
         data = cls(loss=cat["loss"], T=cat["T"], horizon=cat["horizon"], peak=cat["peak"],
                    N=cat["N"] if has_N else None, group=cat["group"].astype(np.int64),
                    groups=names, x=np.empty(0), mode="shape", source="runs", specs=specs,
-                   shapes=shapes)
+                   shapes=shapes, left_out=left)
         data._compute_x()
         return data
 
@@ -204,7 +265,9 @@ class LawData:
         if shape is None:
             raise ValueError("this law was fitted on schedule shapes: give the target "
                              "schedule (a spec such as 'cosine' or per-step multipliers)")
-        shapes, steps, specs = [], [], []
+        shapes: list[np.ndarray] = []
+        steps: list[float] = []
+        specs: list[str | None] = []
         at_arr = None if at is None else np.broadcast_to(np.asarray(at), (n,))
         for i, t in enumerate(T):
             if isinstance(shape, str):
@@ -240,6 +303,8 @@ class LawData:
         y0 = np.empty(self.n)
         for gi, s in enumerate(self.shapes):
             sel = self.group == gi
+            if not sel.any():  # a shape whose rows were all left out (screened)
+                continue
             xs, ly = shape_constants(s, self.T[sel].astype(np.int64))
             x[sel], y0[sel] = xs, ly[0]
         self.x, self._logy0 = x, y0
@@ -248,12 +313,14 @@ class LawData:
         """log y(a): the gradient constant per unit G² at peak 1, profile (t/t_ref)^a."""
         if self.mode == "table":
             return 2.0 * a * np.log(self.T / t_ref)
-        if np.ndim(a) == 0 and a == 0:
+        if np.ndim(a) == 0 and a == 0 and self._logy0 is not None:
             return self._logy0 - 0.0
         if self._spline is None:
             grid = np.empty((A_GRID.size, self.n))
             for gi, s in enumerate(self.shapes):
                 sel = self.group == gi
+                if not sel.any():
+                    continue
                 grid[:, sel] = shape_constants(s, self.T[sel].astype(np.int64), A_GRID)[1]
             self._spline = CubicSpline(A_GRID, grid, axis=0)
         a_arr = np.asarray(a, dtype=np.float64)

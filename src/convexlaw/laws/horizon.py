@@ -113,6 +113,7 @@ class _BoundLaw(Law):
     def _basis(self, v: dict[str, float], data: LawData, idx: np.ndarray
                ) -> dict[str, np.ndarray]:
         cols, u1, u2 = self._units(v, data, idx)
+        assert data.peak is not None  # checked by _check_data
         eta = data.peak[idx]
         f = (eta / self.peak_ref_) ** v["gamma"]
         cols["q1"] = u1 * eta ** (v["c"] - 1.0) * f
@@ -121,7 +122,8 @@ class _BoundLaw(Law):
 
     def _predict(self, v: dict[str, float], data: LawData, idx: np.ndarray) -> np.ndarray:
         cols = self._basis(v, data, idx)
-        return sum(v[k] ** self._POWER.get(k, 1) * col for k, col in cols.items())
+        return sum((v[k] ** self._POWER.get(k, 1) * col for k, col in cols.items()),
+                   np.zeros(idx.size))
 
     def _optimum(self, v: dict[str, float], data: LawData, idx: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +142,7 @@ class _BoundLaw(Law):
     def _diagnose(self, data: LawData, idx: np.ndarray) -> list[str]:
         """Is the fitted optimum inside the peaks tried at each pilot horizon (and size)?"""
         out = []
+        assert data.peak is not None  # checked by _check_data
         eta_star, _ = self._optimum(self.params_, data, idx)
         N = data.N[idx] if (data.N is not None and self.sized) else np.ones(idx.size)
         keys = np.column_stack([data.horizon[idx], N])
@@ -312,6 +315,7 @@ class SizeLaw(LinfForm, _BoundLaw):
         self.linf_ = self._linf_form(sizes)
 
     def _n(self, data: LawData, idx: np.ndarray) -> np.ndarray:
+        assert data.N is not None  # a size law is fitted on sized data
         return data.N[idx] / self.N_ref_
 
     def _params(self, data: LawData, idx: np.ndarray) -> list[Param]:

@@ -91,7 +91,8 @@ class OptimumLaw(LinfForm, Law):
                 "C": n ** (-v["sigma"]) * (data.T[idx] / self.t_ref_) ** v["kappa"]}
 
     def _predict(self, v: dict[str, float], data: LawData, idx: np.ndarray) -> np.ndarray:
-        return sum(v[k] * col for k, col in self._basis(v, data, idx).items())
+        return sum((v[k] * col for k, col in self._basis(v, data, idx).items()),
+                   np.zeros(idx.size))
 
     # ------------------------------------------------------------ prediction
     def predict(self, T: ArrayLike, N: ArrayLike | None = None) -> np.ndarray:

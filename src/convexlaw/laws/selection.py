@@ -4,8 +4,14 @@
 residuals) and, where the data allow, on every horizon but the longest, scoring the
 held-out longest horizon: extrapolation in T is what the laws are for, so the held-out
 error decides (the simplest variant within 5 % of the best); AICc decides (within 2 of the
-best) only when no hold-out is possible. Every variant's numbers are
-reported, the chosen one marked.
+best) only when no hold-out is possible. A variant is *flagged* — and not chosen while an
+unflagged one exists — when a parameter sits at a bound (c = 0 excepted: that is the
+literal law, fitted on its own), when it has no interior optimum, or when its optimal peak
+rises with the horizon (κ > 0). Every variant's numbers are reported, the chosen one
+marked, and a flagged choice says so in ``notes``.
+
+``fit_table``/``fit_runs`` first leave out what no law describes (diverged rows, and the
+edge-of-stability peaks of ``convexlaw.laws.screen.edge_trim``) and report each.
 
 >>> import numpy as np
 >>> T = np.repeat([1e3, 4e3, 16e3], 4); eta = np.tile([3e-4, 1e-3, 3e-3, 1e-2], 3)
@@ -32,7 +38,8 @@ from convexlaw.laws.optimum import OptimumLaw
 from convexlaw.laws.table import read_table
 from convexlaw.metrics import curve_metrics
 
-__all__ = ["compare_variants", "fit_runs", "fit_table", "law_for", "load_laws", "save_laws"]
+__all__ = ["bound_flags", "compare_variants", "fit_runs", "fit_table", "law_flags", "law_for",
+           "load_laws", "save_laws", "screen_data"]
 
 
 def law_for(data: LawData, variant: str = "literal", **kw: Any) -> Law:
@@ -74,7 +81,8 @@ def compare_variants(data: LawData, variants: Sequence[str] = VARIANTS, n_boot: 
         row: dict[str, Any] = {
             "variant": v, "kind": law.kind, "k": int(m["k"]), "n": int(m["n"]),
             "PredE": m["PredE"], "WorstE": m["WorstE"], "RMSE": m["RMSE"], "AICc": m["AICc"],
-            "holdout_PredE": None, "holdout_WorstE": None, "holdout": None, "law": law,
+            "holdout_PredE": None, "holdout_WorstE": None, "holdout": None,
+            "flags": law_flags(law), "law": law,
         }
         if split is not None:
             train, test = split
@@ -93,53 +101,112 @@ def compare_variants(data: LawData, variants: Sequence[str] = VARIANTS, n_boot: 
                 pass  # too few points below the longest horizon for this variant
         rows.append(row)
     # among variants about as good as the best, the simplest wins (ties are common when a
-    # freed exponent fits at its literal value)
-    if all(r["holdout_PredE"] is not None for r in rows):
-        best = min(r["holdout_PredE"] for r in rows)
-        near = [r for r in rows if r["holdout_PredE"] <= 1.05 * best + 1e-5]
-        chosen = min(near, key=lambda r: (r["k"], r["holdout_PredE"]))["variant"]
+    # freed exponent fits at its literal value); flagged variants only if nothing else is
+    pool = [r for r in rows if not r["flags"]] or rows
+    if all(r["holdout_PredE"] is not None for r in pool):
+        best = min(r["holdout_PredE"] for r in pool)
+        near = [r for r in pool if r["holdout_PredE"] <= 1.05 * best + 1e-5]
+        pick = min(near, key=lambda r: (r["k"], r["holdout_PredE"]))
         how = "holdout"
+        passed = [r for r in rows if r["flags"] and r["holdout_PredE"] is not None
+                  and r["holdout_PredE"] < pick["holdout_PredE"]]
     else:
-        aicc = [r["AICc"] if math.isfinite(r["AICc"]) else math.inf for r in rows]
-        near = [r for r, a in zip(rows, aicc, strict=True) if a <= min(aicc) + 2.0]
-        chosen = min(near, key=lambda r: (r["k"], r["AICc"]))["variant"]
+        aicc = [r["AICc"] if math.isfinite(r["AICc"]) else math.inf for r in pool]
+        near = [r for r, a in zip(pool, aicc, strict=True) if a <= min(aicc) + 2.0]
+        pick = min(near, key=lambda r: (r["k"], r["AICc"]))
         how = "AICc"
+        passed = [r for r in rows if r["flags"] and r["AICc"] < pick["AICc"]]
+    chosen = pick["variant"]
     for r in rows:
         r["chosen"] = r["variant"] == chosen
         r["selected_by"] = how
+        r["notes"] = []
+    for r in passed:
+        pick["notes"].append(f"variant {r['variant']} scored better but is not chosen: "
+                             + "; ".join(r["flags"]))
+    if pick["flags"]:
+        pick["notes"].append(f"every variant is flagged; the chosen {chosen}: "
+                             + "; ".join(pick["flags"]))
     return rows, chosen
 
 
+def bound_flags(law: Law) -> list[str]:
+    """The parameters of a fitted law that sit at a bound (c at 0 excepted: that is the
+    literal law, which is fitted on its own)."""
+    out = []
+    for name in law.at_bound_:
+        if name == "c" and law.params_[name] <= 1e-6:
+            continue
+        lo, hi = law.bounds_[name]
+        out.append(f"{name} = {law.params_[name]:.4g} at its bound [{lo:.4g}, {hi:.4g}]")
+    return out
+
+
+def law_flags(law: Law) -> list[str]:
+    """What forbids choosing a fitted law silently: a parameter at its bound (c at 0, the
+    literal law, excepted), no interior optimum, κ > 0 (η* rising with the horizon)."""
+    out = bound_flags(law)
+    if not isinstance(law, HorizonLaw | SizeLaw):  # OptimumLaw: no κ
+        return out
+    try:
+        k = law.kappa(N=law.N_ref_ if law.sized else None)
+    except (ValueError, ZeroDivisionError):
+        return out  # shape mode without a common schedule: no κ to read
+    if not math.isfinite(k):
+        out.append("no interior optimum (the loss keeps falling with the peak LR)")
+    elif k > 0:
+        out.append(f"η* rises with the horizon (κ = {k:+.3f})")
+    return out
+
+
+def screen_data(data: LawData) -> LawData:
+    """``data`` without its edge-of-stability peaks (``edge_trim``), each left-out point
+    recorded in ``left_out`` with its reason."""
+    from convexlaw.laws.screen import edge_trim
+
+    if data.peak is None:
+        return data
+    idx, notes = edge_trim(data)
+    return data if idx.size == data.n else data.subset(idx, notes)
+
+
 def fit_table(path: str | Path, variant: str = "auto", n_boot: int = 200,
-              random_state: int = 0) -> dict[str, Any]:
+              random_state: int = 0, screen: bool = True) -> dict[str, Any]:
     """Read a table, fit (all variants if ``variant == 'auto'``), return the JSON record
-    that ``save_laws`` writes."""
+    that ``save_laws`` writes. ``screen``: leave out edge-of-stability peaks."""
     data = read_table(path)
     variants = VARIANTS if variant == "auto" else (variant,)
     if variant != "auto":
         variant_flags(variant)  # a clear error for an unknown variant
+    if screen:
+        data = screen_data(data)
     rows, chosen = compare_variants(data, variants, n_boot=n_boot, random_state=random_state)
-    return _record(rows, chosen, str(path))
+    return _record(rows, chosen, str(path), data.left_out)
 
 
 def fit_runs(runs: Sequence[Any], variant: str = "auto", points: str = "curve",
-             burn_in: float = 0.2, n_boot: int = 200, random_state: int = 0
-             ) -> dict[str, Any]:
+             burn_in: float = 0.2, n_boot: int = 200, random_state: int = 0,
+             screen: bool = True) -> dict[str, Any]:
     """Fit the laws to runs (schedule-aware: pilots of any shape share the coefficients);
-    the same record as ``fit_table``. ``points``/``burn_in`` as in ``LawData.from_runs``."""
-    data = LawData.from_runs(runs, points=points, burn_in=burn_in)
+    the same record as ``fit_table``. ``points``/``burn_in`` as in ``LawData.from_runs``;
+    diverged runs are left out and reported."""
+    data = LawData.from_runs(runs, points=points, burn_in=burn_in, diverged="skip")
     variants = VARIANTS if variant == "auto" else (variant,)
     if variant != "auto":
         variant_flags(variant)
+    if screen:
+        data = screen_data(data)
     rows, chosen = compare_variants(data, variants, n_boot=n_boot, random_state=random_state)
     names = [getattr(r, "name", str(i)) for i, r in enumerate(runs)]
     return _record(rows, chosen, f"{len(names)} runs: " + ", ".join(names[:5])
-                   + (" …" if len(names) > 5 else ""))
+                   + (" …" if len(names) > 5 else ""), data.left_out)
 
 
-def _record(rows: list[dict[str, Any]], chosen: str, source: str) -> dict[str, Any]:
+def _record(rows: list[dict[str, Any]], chosen: str, source: str,
+            left_out: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     return {"format": 1, "source": source, "chosen": chosen,
             "comparison": [{k: v for k, v in r.items() if k != "law"} for r in rows],
+            "left_out": list(left_out),
             "laws": {r["variant"]: r["law"].to_dict() for r in rows}}
 
 

@@ -2,7 +2,9 @@
 
 ``T`` is the horizon in steps or tokens (one unit for the whole table); ``N`` the model
 size (optional: absent means one size); ``peak_lr`` the peak learning rate (absent: every
-row is taken as tuned at its optimum, and the tuned-loss law L*(N, T) is fitted). Column
+row is taken as tuned at its optimum, and the tuned-loss law L*(N, T) is fitted). A loss
+written ``nan``, ``inf`` or ``diverged`` marks a run that diverged: it is left out of the
+fit and reported (it bounds the usable peak LR). Column
 names are case-insensitive; other columns are ignored; blank lines and lines starting with
 ``#`` are skipped. Every problem is reported with the file, the line and the column::
 
@@ -40,8 +42,13 @@ class TableError(ValueError):
     """A malformed table; the message names the file, line, column and what was expected."""
 
 
+DIVERGED = ("nan", "inf", "+inf", "diverged")
+
+
 def _number(text: str, where: str, col: str) -> float:
     t = text.strip()
+    if col == "loss" and t.lower() in DIVERGED:
+        return math.inf  # a diverged run: left out of the fit, kept as a stability bound
     if t == "":
         if col == "peak_lr":
             raise TableError(f"{where}, column 'peak_lr': empty; give the peak LR of every "
@@ -100,5 +107,8 @@ def read_table(path: str | Path) -> LawData:
         for c, j in cols.items():
             values[c].append(_number(fields[j], where, c))
     arr = {c: np.array(v, dtype=np.float64) for c, v in values.items()}
+    if not np.isfinite(arr["loss"]).any():
+        raise TableError(f"{p}: every row diverged (loss nan/inf/diverged): no finite loss "
+                         "to fit")
     return LawData.from_arrays(T=arr["T"], loss=arr["loss"], peak=arr.get("peak_lr"),
-                               N=arr.get("N"), source=str(p))
+                               N=arr.get("N"), source=str(p), diverged="skip")

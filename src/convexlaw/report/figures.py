@@ -86,10 +86,17 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
         except ValueError:
             pass
     T = plan.steps
-    mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
-    ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
-    if np.all(np.isfinite(lo)):
-        ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
+    if plan.loss_source.startswith("curve"):  # the chosen (loss) forecaster's curve
+        ax.plot(grid, plan.peak_curve(grid), color="tab:red", lw=2.2,
+                label=f"target T = {T} ({plan.loss_source})")
+        mid = law.peak_curve(T, grid, N=N, shape=plan.schedule)[0]
+        ax.plot(grid, mid, color="tab:orange", lw=1.2,
+                label=f"target, {plan.variant} law (final losses)")
+    else:
+        mid, lo, hi = law.peak_curve(T, grid, N=N, shape=plan.schedule)
+        ax.plot(grid, mid, color="tab:red", lw=2.2, label=f"target T = {T} ({plan.variant} law)")
+        if np.all(np.isfinite(lo)):
+            ax.fill_between(grid, lo, hi, color="tab:red", alpha=0.15)
     if literal is not None and plan.variant != "literal":
         ax.plot(grid, literal.predict(np.full(grid.size, float(T)), grid, N=N,
                                       shape=plan.schedule),
@@ -101,7 +108,9 @@ def plot_plan(plan: Plan, path: str | Path, measured: Sequence[tuple[float, floa
     ax.errorbar([plan.eta_star], [plan.loss_star],
                 yerr=_err(plan.loss_star, plan.loss_interval),
                 fmt="*", color="tab:red", ms=14, zorder=4,
-                label=f"plan: η* = {plan.eta_star:.3g}, L = {plan.loss_star:.4g}")
+                label=f"plan: η* = {plan.eta_star:.3g}, L = {plan.loss_star:.4g}"
+                      + ("" if plan.source == plan.loss_source else
+                         f" (η* from the {plan.source})"))
     if measured:
         m = np.array(sorted(measured))
         ax.plot(m[:, 0], m[:, 1], "s-", color="k", ms=5, lw=1,
@@ -136,10 +145,10 @@ def plot_curves(plan: Plan, path: str | Path, measured: Any = None,
     if measured is not None:
         s, v = measured.curve(kind)
         ax.plot(s, v, color="k", lw=1.2, label=f"measured at η = {measured.peak_lr:.3g}")
-    source = "the law" if plan.loss_source == "law" else "the curve model"
+    source = "the law" if plan.loss_source.startswith("law") else "the curve model"
     if plan.curve is not None:
         end = plan.curve["final"]
-        note = ("its end is the prediction" if plan.loss_source == "curve" else
+        note = ("its end is the prediction" if plan.loss_source.startswith("curve") else
                 f"ends at {end:.4g}: not the prediction, the law predicts better here")
         ax.plot(plan.curve["steps"], plan.curve["loss"], color="tab:red", lw=2,
                 label=f"predicted curve ({plan.curve['model']}; {note})")
@@ -176,7 +185,9 @@ def plot_optimum(plan: Plan, path: str | Path,
         ax.scatter([], [], color="k", label="measured optimum (hollow: not bracketed)")
     ax.errorbar([plan.steps], [plan.eta_star],
                 yerr=_err(plan.eta_star, plan.eta_interval),
-                fmt="*", ms=13, color="tab:red", label="plan")
+                fmt="*", ms=13, color="tab:red",
+                label="plan" if plan.source == plan.loss_source else
+                f"plan (η* from the {plan.source})")
     _log_axes(ax)
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("optimal peak LR η*")

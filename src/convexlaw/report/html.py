@@ -252,7 +252,8 @@ def _plan_section(page: _Page, plan: dict[str, Any], law: Any, literal: Any,
     rows = [["target", f"T = {plan['steps']} steps, schedule {plan['schedule']}"
              + ("" if plan.get("size") is None else f", N = {plan['size']:.4g}")],
             ["recommended peak LR η*", f"{plan['eta_star']:.4g}  ({lvl} interval "
-                                       f"{_num(lo)} … {_num(hi)})"],
+                                       f"{_num(lo)} … {_num(hi)}; from the "
+                                       f"{plan['source']})"],
             ["predicted final loss", f"{plan['loss_star']:.4f}  (interval {_num(llo, '.4f')} "
                                      f"… {_num(lhi, '.4f')}; from the {plan['loss_source']})"],
             ["law variant, exponent κ of η* ∝ T^κ",

@@ -240,13 +240,13 @@ def plan_curve_figure(plan: dict[str, Any], pilots: Sequence[Any] = (),
                                                "<extra></extra>"))
     c = plan.get("curve")
     if c:
-        note = ("its end is the prediction" if plan["loss_source"] == "curve" else
+        note = ("its end is the prediction" if str(plan["loss_source"]).startswith("curve") else
                 f"ends at {c['final']:.4g}; the law's value is the prediction")
         fig.add_trace(go.Scatter(
             x=c["steps"], y=c["loss"], mode="lines", line={"color": "#d62728", "width": 2.2},
             name=f"predicted curve ({c['model']}; {note})",
             hovertemplate="predicted<br>step %{x}<br>loss %{y:.5g}<extra></extra>"))
-    source = "the law" if plan["loss_source"] == "law" else "the curve model"
+    source = "the law" if str(plan["loss_source"]).startswith("law") else "the curve model"
     lo, hi = plan["loss_interval"]
     fig.add_trace(go.Scatter(
         x=[plan["steps"]], y=[plan["loss_star"]], mode="markers",

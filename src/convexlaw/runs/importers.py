@@ -304,7 +304,8 @@ def load_runs(paths_or_keys: str | os.PathLike | Iterable[str | os.PathLike],
                     out += import_file(f, **opts)
                 continue
             if store is None:
-                path = Path(db) if db is not None else default_db_path()
+                # db is a path here (a RunStore would be `store` already)
+                path = default_db_path() if db is None or isinstance(db, RunStore) else Path(db)
                 if not path.exists():
                     raise ValueError(f"{item}: no such file, and no run store at {path} to look "
                                      "it up in")

@@ -17,8 +17,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
 
 __all__ = ["Preset", "epfml_preset", "max_rel_err", "mpl25m_preset", "spec_error"]
 
@@ -80,7 +83,8 @@ def mpl25m_preset(stem: str) -> Preset | None:
         return None
     P, F, W = _MPL_PEAK, _MPL_FINAL, _MPL_WARMUP
     if m.group(1):
-        kind, T, A = m.group(1), int(m.group(2)), None
+        kind, T = m.group(1), int(m.group(2))
+        A = T  # no cool-down: the stable phase runs to the end
     elif m.group(3):
         kind, A, T = m.group(3), int(m.group(4)), int(m.group(5))
         if not W < A < T:
@@ -169,7 +173,7 @@ def epfml_preset(config: dict, where: str) -> Preset:
     then a ``decay_type`` cool-down over ``int(wsd_fract_decay·T)`` steps to
     ``wsd_final_lr_scale``·peak.
     """
-    def need(key: str, kind: type) -> object:
+    def need(key: str, kind: type[_T]) -> _T:
         if key not in config:
             raise ValueError(f"{where}: config has no {key!r}; expected a W&B export of an "
                              "epfml/schedules-and-scaling run")

@@ -105,6 +105,15 @@ class Run:
         return int(self.lrs.size)
 
     @property
+    def onset(self) -> int | None:
+        """t0: the step from which the run's convexity diagnostics found it convex-like
+        (``tags["convexity"]["t0"]``, written by ``convexlaw train --diagnose``); None when
+        the rule never fired or the run has no diagnostics. A candidate burn-in."""
+        d = self.tags.get("convexity") if isinstance(self.tags, dict) else None
+        t0 = d.get("t0") if isinstance(d, dict) else None
+        return None if t0 is None else int(t0)
+
+    @property
     def kinds(self) -> list[str]:
         return list(self.curves.keys())
 
@@ -299,7 +308,7 @@ class Run:
                    and np.array_equal(self.curves[k][1], other.curves[k][1], equal_nan=True)
                    for k in self.curves)
 
-    __hash__ = None  # mutable record
+    __hash__ = None  # type: ignore[assignment]  # a mutable record is not hashable
 
     def __repr__(self) -> str:
         pts = ", ".join(f"{k}:{len(v[0])}" for k, v in self.curves.items())

@@ -16,6 +16,7 @@ unfinished transaction back on the next open).
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import sqlite3
@@ -117,7 +118,8 @@ class _LazyCurves(MutableMapping):
     """Curves of a stored run, read from the database on first access."""
 
     def __init__(self, store: RunStore, run_id: str, kinds: list[str]):
-        self._store, self._id, self._kinds, self._data = store, run_id, kinds, None
+        self._store, self._id, self._kinds = store, run_id, kinds
+        self._data: dict[str, tuple] | None = None
 
     def _load(self) -> dict:
         if self._data is None:
@@ -345,7 +347,7 @@ class RunStore:
             raise RunNotFoundError(f"run {run_id!r} vanished from {self.path}")
         return runs[0]
 
-    def list(self, *, curves: bool = False, **where: Any) -> list[Run]:
+    def list(self, *, curves: bool = False, **where: Any) -> builtins.list[Run]:
         """Runs whose metadata match ``where``, ordered by name then id.
 
         Filters: ``id``, ``name``, ``schedule`` (glob patterns such as ``"cos*"``),
@@ -357,7 +359,7 @@ class RunStore:
         sql, params = self._where(where)
         return self._select(sql, params, curves=curves)
 
-    def summaries(self, **where: Any) -> list[dict[str, Any]]:
+    def summaries(self, **where: Any) -> builtins.list[dict[str, Any]]:
         """Metadata rows (no learning rates, no curves): cheap listings."""
         sql, params = self._where(where)
         cols = ", ".join(_META)
@@ -365,7 +367,7 @@ class RunStore:
             f"SELECT {cols} FROM runs WHERE {sql} ORDER BY name, id", params).fetchall()
         return [_meta_dict(r) for r in rows]
 
-    def _where(self, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    def _where(self, where: Mapping[str, Any]) -> tuple[str, builtins.list[Any]]:
         clauses, params = ["1"], []
         for key, value in where.items():
             if value is None:
@@ -403,7 +405,7 @@ class RunStore:
                 raise ValueError(f"unknown run filter {key!r}; allowed: {', '.join(allowed)}")
         return " AND ".join(clauses), params
 
-    def _select(self, sql: str, params: list[Any], curves: bool) -> list[Run]:
+    def _select(self, sql: str, params: builtins.list[Any], curves: bool) -> builtins.list[Run]:
         conn = self._connect()
         # order the ids first: sorting whole rows would drag the LR blobs through the sorter
         ids = [r[0] for r in conn.execute(
@@ -428,7 +430,7 @@ class RunStore:
                            status=m["status"], id=run_id))
         return out
 
-    def _read_curves(self, ids: list[str]) -> dict[str, dict[str, tuple]]:
+    def _read_curves(self, ids: builtins.list[str]) -> dict[str, dict[str, tuple]]:
         out: dict[str, dict[str, tuple]] = {i: {} for i in ids}
         conn = self._connect()
         for chunk in range(0, len(ids), 500):

@@ -446,7 +446,8 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
         T = pre.T
         if steps is not None and steps != T:
             raise ValueError(f"{src}: steps = {steps} contradicts the preset's T = {T}")
-        idx = st[lr_rows] if lr_rows is not None else np.array([], int)
+        assert lr_rows is not None and lr_vals is not None  # mpl_like: the lr column is there
+        idx = st[lr_rows]
         try:
             err = check_lrs(pre.f, idx, lr_vals, lr_rtol, src, lambda k: t.where(lr_rows[k]),
                             pre.description)
@@ -485,7 +486,7 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
                 raise ValueError(f"{src}: schedule {schedule!r}: {err}") from None
             sched_spec, peak_lr = schedule, float(peak)
             source.update(lr="schedule spec", lr_convention=lr_logged)
-            if lr_rows is not None and inside.any():
+            if lr_rows is not None and lr_vals is not None and inside.any():
                 f = np.append(lrs, lrs[-1])
                 source["lr_check_max_rel_err"] = check_lrs(
                     f, idx[inside], lr_vals[inside], lr_rtol, src,
@@ -497,6 +498,7 @@ def run_from_table(t: Table, *, name: str | None = None, schedule: str | None = 
                              "expected a learning-rate column, or a schedule spec with steps "
                              "and peak (--schedule SPEC --steps T --peak P)")
         else:
+            assert lr_vals is not None  # set together with lr_rows
             idx_in, vals = (idx, lr_vals) if inside.all() else (idx[inside], lr_vals[inside])
             del idx
             if idx_in.size == T:

@@ -78,7 +78,7 @@ def read_tensorboard(path: Path, loss_tag: str | None = None, lr_tag: str | None
                          f"of {', '.join(TRAIN_NAMES + VAL_NAMES)} (or give loss_tag)")
     chosen = {col: _mean_by_step(series[t]) for col, t in tags.items() if t is not None}
     steps = sorted(set().union(*(d.keys() for d in chosen.values())))
-    cols = {"step": steps}
+    cols: dict[str, list] = {"step": steps}
     for col, d in chosen.items():
         cols[col] = [d.get(s, "") for s in steps]
     notes = ["tensorboard tags: " + ", ".join(f"{c}={t}" for c, t in tags.items() if t)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -16,6 +16,10 @@ from convexlaw.runs.tables import RunImportWarning, check_lrs
 __all__ = ["run_from_wandb"]
 
 
+@overload
+def _series(section: dict, key: str, where: str, required: Literal[True] = ...) -> np.ndarray: ...
+@overload
+def _series(section: dict, key: str, where: str, required: bool) -> np.ndarray | None: ...
 def _series(section: dict, key: str, where: str, required: bool = True) -> np.ndarray | None:
     if key not in section:
         if required:
@@ -106,16 +110,16 @@ def run_from_wandb(d: dict, path: Path, *, name: str | None = None, status: str 
                       RunImportWarning, stacklevel=3)
     tags: dict[str, Any] = {}
     curves = {}
-    for kind, it, vals in (("val", v_iter, v_loss), ("train", t_iter, t_loss),
+    for kind, it, col in (("val", v_iter, v_loss), ("train", t_iter, t_loss),
                            ("val_acc", v_iter, v_acc)):
-        if vals is None:
+        if col is None:
             continue
-        if vals.size != it.size:
+        if col.size != it.size:
             if kind == "val_acc":  # an optional extra whose column is not aligned: skip it
-                source["val_acc_skipped"] = f"{vals.size} values for {it.size} iters"
+                source["val_acc_skipped"] = f"{col.size} values for {it.size} iters"
                 continue
-            raise ValueError(f"{src}: history: {it.size} iters but {vals.size} {kind} values")
-        s, v = _mean_duplicates(it.astype(np.int64), vals)
+            raise ValueError(f"{src}: history: {it.size} iters but {col.size} {kind} values")
+        s, v = _mean_duplicates(it.astype(np.int64), col)
         if s.size and s[0] == 0:
             tags[f"initial_{kind}"] = float(v[0])
             s, v = s[1:], v[1:]

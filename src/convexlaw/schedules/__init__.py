@@ -24,12 +24,13 @@ array([0.    , 0.05  , 0.1   , 0.0854, 0.05  , 0.0146])
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convexlaw.schedules.chunks import evaluate, reversed_chunks
 from convexlaw.schedules.shapes import as_lrs, resample
 from convexlaw.schedules.spec import REGISTRY, ScheduleDef, SpecError, Term, parse
 
@@ -43,6 +44,7 @@ __all__ = [
     "parse",
     "schedule",
     "shape",
+    "Shaper",
 ]
 
 
@@ -61,24 +63,43 @@ def shape(spec: str | ArrayLike, steps: int) -> np.ndarray:
     n = _check_steps(steps)
     if not isinstance(spec, str):
         return resample(as_lrs(spec, "schedule array"), n, "schedule array")
-    terms = parse(spec)
-    base_def = REGISTRY[terms[0].name]
-
-    def base(k: int) -> np.ndarray:
-        return base_def.fn(k, **terms[0].kwargs) if k > 0 else np.empty(0)
-
-    fn = base
-    for t in terms[1:]:
-        fn = _wrap_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
-    m = fn(n)
-    top = m.max() if len(m) else 0.0
-    if top > 0 and top != 1.0:  # dividing by 1 changes nothing: skip the pass
-        m = m / top
-    return m
+    return Shaper(spec)(n)
 
 
-def _wrap_modifier(mod, inner, kwargs):
-    return lambda k: mod(k, inner, **kwargs)
+class Shaper:
+    """``spec`` parsed and validated once; then ``Shaper(spec)(n)`` is ``shape(spec, n)``
+    for any n (for callers that need one schedule at many lengths, like the exam).
+
+    >>> Shaper("linear")(4).tolist()
+    [1.0, 0.75, 0.5, 0.25]
+    """
+
+    def __init__(self, spec: str) -> None:
+        terms = parse(spec)
+        fn = _bind(REGISTRY[terms[0].name].fn, terms[0].kwargs)
+        for t in terms[1:]:  # each modifier wraps what is inside it, base first
+            fn = _bind_modifier(REGISTRY[t.name].fn, fn, t.kwargs)
+        self.spec, self._fn = spec, fn
+
+    def __call__(self, steps: int) -> np.ndarray:
+        n = _check_steps(steps)
+        return evaluate(lambda s: self._fn(s, n), n)
+
+    def reversed_chunks(self, steps: int) -> Iterator[np.ndarray]:
+        """The multipliers block by block, the last block first (each valid until the next
+        is asked for), NOT divided by their
+        maximum (that needs all of them; it is 1 for the built-in shapes, but a caller
+        must check): see ``chunks.reversed_chunks``."""
+        n = _check_steps(steps)
+        return reversed_chunks(lambda s: self._fn(s, n), n)
+
+
+def _bind(fn, kwargs):
+    return lambda s, n: fn(s, n, **kwargs)
+
+
+def _bind_modifier(mod, inner, kwargs):
+    return lambda s, n: mod(s, n, inner, **kwargs)
 
 
 def schedule(spec: str | ArrayLike, steps: int, peak: float = 1.0) -> np.ndarray:

@@ -1,4 +1,12 @@
-"""The built-in schedule shapes: pure functions of the step count n → multipliers.
+"""The built-in schedule shapes: elementwise functions of the step s of an n-step run.
+
+Each shape is ``fn(s, n, **params)``: ``s`` is a sorted float64 array of 0-based steps (any
+run of them, not necessarily from 0) and the result holds the multiplier at each of them,
+a function of s, n and the parameters only. That is what lets ``schedules.chunks`` cut
+the steps of a long run into chunks that stay in cache and hand them to threads: every
+value is computed by the same operations on the same numbers, whatever the chunking, so
+the arrays are the same to the bit (``tests/test_schedules.py`` checks it). Piecewise
+shapes find their pieces in the chunk by ``np.searchsorted`` on the sorted steps.
 
 Each is registered with its parameters and formula (``convexlaw schedules`` lists them).
 Durations below 1 are fractions of the run, from 1 on step counts.
@@ -6,7 +14,9 @@ Durations below 1 are fractions of the run, from 1 on step counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,39 +30,118 @@ def _steps_of(duration: float, n: int) -> int:
     return int(round(duration * n)) if duration < 1 else int(duration)
 
 
-def _progress(n: int) -> np.ndarray:
-    return np.arange(n, dtype=np.float64) / n
+def _first(s: np.ndarray, step: float) -> int:
+    """Index in the sorted steps ``s`` of the first step >= ``step``."""
+    return int(np.searchsorted(s, step))
+
+
+def _pieces(s: np.ndarray, starts: ArrayLike, values: np.ndarray) -> np.ndarray:
+    """``values[k]`` at each step, k = the number of (sorted) ``starts`` <= s."""
+    out = np.empty(s.size)
+    cuts = np.r_[0, np.searchsorted(s, starts), s.size]
+    for v, a, b in zip(values, cuts[:-1], cuts[1:], strict=True):
+        out[a:b] = v
+    return out
+
+
+# cos(π·u/L) by angle addition: u = q·_SPAN + r, cos(a_q + b_r) = cos a_q·cos b_r − sin a_q·
+# sin b_r, b_r tabulated once per L. np.cos costs ~40 ns a float64 here (no SIMD path), this
+# ~4 ns; q and r are functions of the step alone, so a value does not depend on where a
+# chunk starts (bit-identical chunkings), and the error is ~3 ulp of 1, as np.cos(π·x)'s own
+# rounding of its argument.
+_SPAN = 4096
+
+
+@functools.lru_cache(maxsize=64)
+def _angle_table(length: float) -> tuple[np.ndarray, np.ndarray]:
+    b = np.pi * (np.arange(_SPAN, dtype=np.float64) / length)
+    c, s = np.cos(b), np.sin(b)
+    c.setflags(write=False)
+    s.setflags(write=False)
+    return c, s
+
+
+def _cos_pi(s: np.ndarray, start: float, length: float) -> np.ndarray:
+    """cos(π(s − start)/length) at the sorted steps s.
+
+    >>> x = np.arange(5000.0)
+    >>> bool(np.allclose(_cos_pi(x, 0.5, 4000), np.cos(np.pi * (x - 0.5) / 4000), atol=1e-15))
+    True
+    """
+    if not s.size:
+        return np.empty(0)
+    first = math.ceil(start)
+    frac = first - start  # s − start = u + frac, u = s − first an integer
+    u = s - first
+    if u[0] == math.floor(u[0]) and u[-1] - u[0] == s.size - 1 \
+            and np.array_equal(u, np.arange(u[0], u[0] + s.size)):
+        return _cos_pi_run(int(u[0]), s.size, frac, float(length))
+    if not np.array_equal(u, np.floor(u)):  # not steps: no table applies
+        return np.cos(np.pi * ((s - start) / length))
+    c, sn = _angle_table(float(length))
+    q = np.floor_divide(u, _SPAN)
+    r = (u - q * _SPAN).astype(np.intp)
+    out = np.empty(s.size)
+    cuts = np.flatnonzero(np.diff(q)) + 1  # s is sorted: runs of equal q
+    for i, j in zip(np.r_[0, cuts], np.r_[cuts, s.size], strict=True):
+        ca, sa = _base_angle(int(q[i]), frac, float(length))
+        out[i:j] = c[r[i:j]] * ca - sa * sn[r[i:j]]
+    return out
+
+
+def _base_angle(q: int, frac: float, length: float) -> tuple[float, float]:
+    a = math.pi * ((q * _SPAN + frac) / length)
+    return math.cos(a), math.sin(a)
+
+
+def _cos_pi_run(u0: int, m: int, frac: float, length: float) -> np.ndarray:
+    """_cos_pi at the m consecutive steps u0, u0 + 1, … (table slices, no gathers)."""
+    c, sn = _angle_table(length)
+    out = np.empty(m)
+    i = 0
+    while i < m:
+        q, r = divmod(u0 + i, _SPAN)
+        j = min(m, i + _SPAN - r)
+        ca, sa = _base_angle(q, frac, length)
+        seg = out[i:j]
+        np.multiply(c[r : r + j - i], ca, out=seg)
+        seg -= sa * sn[r : r + j - i]
+        i = j
+    return out
 
 
 _FINAL = Param("final", 0.0, "float", 0.0, 1.0, help="multiplier at the end")
 
 
 @register("constant", "m(s) = 1", "constant learning rate")
-def constant(n: int) -> np.ndarray:
-    return np.ones(n)
+def constant(s: np.ndarray, n: int) -> np.ndarray:
+    return np.ones(s.size)
 
 
 @register("linear", "m(s) = 1 − (1 − final)·s/n", "linear decay to `final`", _FINAL,
            aliases=("linear_decay",))
-def linear(n: int, final: float = 0.0) -> np.ndarray:
-    return 1.0 - (1.0 - final) * _progress(n)
+def linear(s: np.ndarray, n: int, final: float = 0.0) -> np.ndarray:
+    return 1.0 - (1.0 - final) * (s / n)
 
 
 @register("cosine", "m(s) = final + (1 − final)·½(1 + cos(π s/n))", "cosine decay to a floor",
            _FINAL, aliases=("cos",))
-def cosine(n: int, final: float = 0.0) -> np.ndarray:
-    return final + (1.0 - final) * 0.5 * (1.0 + np.cos(np.pi * _progress(n)))
+def cosine(s: np.ndarray, n: int, final: float = 0.0) -> np.ndarray:
+    return final + (1.0 - final) * 0.5 * (1.0 + _cos_pi(s, 0.0, n))
 
 
 _COOLDOWN_SHAPES = ("linear", "cosine", "sqrt", "square", "geometric")
 
 
-def _cooldown(x: np.ndarray, shape: str, final: float) -> np.ndarray:
-    """Cool-down multiplier at progress x ∈ [0, 1) through the cool-down."""
+def _cooldown(s: np.ndarray, start: int, length: int, shape: str, final: float
+              ) -> np.ndarray:
+    """Cool-down multiplier at the steps s of a cool-down of ``length`` steps from
+    ``start``: progress x = (s − start)/length ∈ [0, 1)."""
+    x = (s - start) / length
     if shape == "linear":
         f = 1.0 - x
     elif shape == "cosine":
-        f = 0.5 * (1.0 + np.cos(np.pi * x))
+        f = 0.5 * (1.0 + _cos_pi(s, start, length))
     elif shape == "sqrt":
         f = 1.0 - np.sqrt(x)
     elif shape == "square":
@@ -71,14 +160,16 @@ def _cooldown(x: np.ndarray, shape: str, final: float) -> np.ndarray:
     Param("shape", "linear", "choice", choices=_COOLDOWN_SHAPES, help="cool-down shape"),
     _FINAL,
 )
-def wsd(n: int, cooldown: float = 0.2, shape: str = "linear", final: float = 0.0) -> np.ndarray:
+def wsd(s: np.ndarray, n: int, cooldown: float = 0.2, shape: str = "linear",
+        final: float = 0.0) -> np.ndarray:
     if shape == "geometric" and final <= 0:
         raise SpecError("in 'wsd': shape=geometric needs final > 0 (a geometric decay never "
                         f"reaches 0), got final={final:g}")
     c = min(_steps_of(cooldown, n), n)
-    m = np.ones(n)
+    m = np.ones(s.size)
     if c > 0:
-        m[n - c:] = _cooldown(np.arange(c) / c, shape, final)
+        k = _first(s, n - c)
+        m[k:] = _cooldown(s[k:], n - c, c, shape, final)
     return m
 
 
@@ -89,24 +180,26 @@ def wsd(n: int, cooldown: float = 0.2, shape: str = "linear", final: float = 0.0
     Param("milestones", [0.5, 0.75], "list", 0.0, None, help="where to decay"),
     Param("factor", 0.1, "float", 0.0, 1.0, help="multiplier per milestone"),
 )
-def step(n: int, milestones: list[float] = (0.5, 0.75), factor: float = 0.1) -> np.ndarray:
+def step(s: np.ndarray, n: int, milestones: Sequence[float] = (0.5, 0.75), factor: float = 0.1
+         ) -> np.ndarray:
     ms = np.sort([_steps_of(m, n) for m in milestones])
-    k = np.searchsorted(ms, np.arange(n), side="right")
-    return factor ** k.astype(np.float64)
+    return _pieces(s, ms, factor ** np.arange(ms.size + 1, dtype=np.float64))
 
 
 @register("exponential", "m(s) = final^(s/n)", "exponential decay to `final`",
            Param("final", 0.01, "float", 1e-300, 1.0, help="multiplier reached at s = n"),
            aliases=("exp",))
-def exponential(n: int, final: float = 0.01) -> np.ndarray:
-    return final ** _progress(n)
+def exponential(s: np.ndarray, n: int, final: float = 0.01) -> np.ndarray:
+    return final ** (s / n)
 
 
+# the contributing page shows this schedule as the recipe: --8<-- [start:poly]
 @register("poly", "m(s) = final + (1 − final)·(1 − s/n)^power", "polynomial decay",
            Param("power", 2.0, "float", 0.0, None, help="exponent p"), _FINAL,
            aliases=("polynomial",))
-def poly(n: int, power: float = 2.0, final: float = 0.0) -> np.ndarray:
-    return final + (1.0 - final) * (1.0 - _progress(n)) ** power
+def poly(s: np.ndarray, n: int, power: float = 2.0, final: float = 0.0) -> np.ndarray:
+    return final + (1.0 - final) * (1.0 - s / n) ** power
+# --8<-- [end:poly]
 
 
 @register(
@@ -116,16 +209,16 @@ def poly(n: int, power: float = 2.0, final: float = 0.0) -> np.ndarray:
     Param("warmup", 0.0, "duration", 0.0, None, help="warm-up W (0: pure 1/√t)"),
     aliases=("inverse_sqrt", "invsqrt"),
 )
-def rsqrt(n: int, warmup: float = 0.0) -> np.ndarray:
-    t = np.arange(1, n + 1, dtype=np.float64)
+def rsqrt(s: np.ndarray, n: int, warmup: float = 0.0) -> np.ndarray:
+    t = s + 1.0
     w = max(_steps_of(warmup, n), 1)
     return np.minimum(t / w, np.sqrt(w / t))
 
 
 @register("inverse", "m(s) = 1/(1 + s/τ)", "1/t decay", Param("tau", 1.0, "float", 1e-12, None,
            help="time constant τ in steps"), aliases=("1/t", "invtime"))
-def inverse(n: int, tau: float = 1.0) -> np.ndarray:
-    return 1.0 / (1.0 + np.arange(n) / tau)
+def inverse(s: np.ndarray, n: int, tau: float = 1.0) -> np.ndarray:
+    return 1.0 / (1.0 + s / tau)
 
 
 @register(
@@ -137,15 +230,14 @@ def inverse(n: int, tau: float = 1.0) -> np.ndarray:
     Param("div", 25.0, "float", 1.0, None, help="peak / initial"),
     Param("final_div", 1e4, "float", 1.0, None, help="initial / final"),
 )
-def onecycle(n: int, pct: float = 0.3, div: float = 25.0, final_div: float = 1e4) -> np.ndarray:
+def onecycle(s: np.ndarray, n: int, pct: float = 0.3, div: float = 25.0,
+             final_div: float = 1e4) -> np.ndarray:
     up = int(round(pct * n))
     lo, end = 1.0 / div, 1.0 / (div * final_div)
-    m = np.empty(n)
-    x = np.arange(up) / max(up, 1)
-    m[:up] = lo + (1 - lo) * 0.5 * (1 - np.cos(np.pi * x))
-    down = n - up
-    x = np.arange(down) / max(down, 1)
-    m[up:] = end + (1 - end) * 0.5 * (1 + np.cos(np.pi * x))
+    m = np.empty(s.size)
+    k = _first(s, up)
+    m[:k] = lo + (1 - lo) * 0.5 * (1 - _cos_pi(s[:k], 0.0, max(up, 1)))
+    m[k:] = end + (1 - end) * 0.5 * (1 + _cos_pi(s[k:], up, max(n - up, 1)))
     return m
 
 
@@ -158,16 +250,16 @@ def onecycle(n: int, pct: float = 0.3, div: float = 25.0, final_div: float = 1e4
     _FINAL,
     aliases=("sgdr", "cosine_restarts"),
 )
-def restarts(n: int, cycles: int = 4, mult: float = 1.0, final: float = 0.0) -> np.ndarray:
+def restarts(s: np.ndarray, n: int, cycles: int = 4, mult: float = 1.0, final: float = 0.0
+             ) -> np.ndarray:
     lengths = mult ** np.arange(cycles)
     edges = np.concatenate([[0.0], np.cumsum(lengths)]) / lengths.sum() * n
     # cycle i holds the steps s with edges[i] <= s < edges[i+1] (the last: all after)
-    starts = np.minimum(np.ceil(edges[:-1]).astype(np.int64), n)
-    stops = np.r_[starts[1:], n]
-    x = np.empty(n)
-    for i, (a, b) in enumerate(zip(starts, stops, strict=True)):
-        x[a:b] = (np.arange(a, b) - edges[i]) / (edges[i + 1] - edges[i])
-    return final + (1.0 - final) * 0.5 * (1.0 + np.cos(np.pi * x))
+    cuts = np.r_[np.searchsorted(s, np.ceil(edges[:-1])), s.size]
+    cos = np.empty(s.size)
+    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        cos[a:b] = _cos_pi(s[a:b], edges[i], edges[i + 1] - edges[i])
+    return final + (1.0 - final) * 0.5 * (1.0 + cos)
 
 
 @register(
@@ -177,13 +269,13 @@ def restarts(n: int, cycles: int = 4, mult: float = 1.0, final: float = 0.0) -> 
     Param("values", [1.0, 0.1], "list", 0.0, None, help="multipliers, one per piece"),
     Param("bounds", [0.5], "list", 0.0, None, help="starts of pieces 2…"),
 )
-def piecewise(n: int, values: list[float] = (1.0, 0.1), bounds: list[float] = (0.5,)
-              ) -> np.ndarray:
+def piecewise(s: np.ndarray, n: int, values: Sequence[float] = (1.0, 0.1),
+              bounds: Sequence[float] = (0.5,)) -> np.ndarray:
     if len(values) != len(bounds) + 1:
         raise SpecError(f"in 'piecewise': {len(values)} values need {len(values) - 1} bounds, "
                         f"got {len(bounds)}")
     b = np.sort([_steps_of(x, n) for x in bounds])
-    return np.asarray(values, dtype=np.float64)[np.searchsorted(b, np.arange(n), side="right")]
+    return _pieces(s, b, np.asarray(values, dtype=np.float64))
 
 
 @register(
@@ -193,8 +285,9 @@ def piecewise(n: int, values: list[float] = (1.0, 0.1), bounds: list[float] = (0
     Param("path", "", "path", help="CSV file with a header row"),
     Param("column", "lr", "str", help="column name"),
 )
-def csv(n: int, path: str = "", column: str = "lr") -> np.ndarray:
-    return resample(_read_csv_column(path, column), n, f"csv({path})")
+def csv(s: np.ndarray, n: int, path: str = "", column: str = "lr") -> np.ndarray:
+    a, top = _column(path, column, n)
+    return interpolate(a, s, n) / top
 
 
 @register(
@@ -207,15 +300,20 @@ def csv(n: int, path: str = "", column: str = "lr") -> np.ndarray:
     Param("shape", "linear", "choice", choices=("linear", "cosine"), help="ramp shape"),
     modifier=True,
 )
-def warmup(n: int, base: Callable[[int], np.ndarray], steps: float = 0.0, start: float = 0.0,
-           shape: str = "linear") -> np.ndarray:
+def warmup(s: np.ndarray, n: int, base: Callable[[np.ndarray, int], np.ndarray],
+           steps: float = 0.0, start: float = 0.0, shape: str = "linear") -> np.ndarray:
     w = _steps_of(steps, n)
     if w > n:  # cutting it would silently give another schedule
         raise SpecError(f"warmup({steps:g}) is longer than the run ({n} steps); expected a "
                         f"warm-up of at most {n} steps (or a fraction below 1)")
-    x = np.arange(w) / max(w, 1)
-    ramp = x if shape == "linear" else 0.5 * (1.0 - np.cos(np.pi * x))
-    return np.concatenate([start + (1.0 - start) * ramp, base(n - w)])
+    k = _first(s, w)
+    ramp = (s[:k] / max(w, 1) if shape == "linear"
+            else 0.5 * (1.0 - _cos_pi(s[:k], 0.0, max(w, 1))))
+    m = np.empty(s.size)
+    m[:k] = start + (1.0 - start) * ramp
+    if k < s.size:  # the base on its own clock: step s of the run is its step s − W
+        m[k:] = base(s[k:] - w, n - w)
+    return m
 
 
 def as_lrs(values: ArrayLike, what: str) -> np.ndarray:
@@ -231,11 +329,45 @@ def as_lrs(values: ArrayLike, what: str) -> np.ndarray:
     return a
 
 
+def interpolate(a: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
+    """Values of ``a`` (a sequence over a whole run) at steps ``s`` of an n-step run:
+    ``a`` itself when it has n values, else linear interpolation in s/n."""
+    if a.size == n:
+        return a[s.astype(np.int64)]
+    return np.interp(s / n, np.arange(a.size) / a.size, a)
+
+
 def resample(a: np.ndarray, n: int, what: str) -> np.ndarray:
+    """A user's sequence onto n steps (``interpolate``), scaled to max 1."""
     a = as_lrs(a, what)
     if a.size != n:
-        a = np.interp(np.arange(n) / n, np.arange(a.size) / a.size, a)
+        a = interpolate(a, np.arange(n, dtype=np.float64), n)
     return a / a.max()
+
+
+def _column(path: str, column: str, n: int) -> tuple[np.ndarray, float]:
+    """The validated column and the maximum of its resampling onto n steps, each computed
+    once per version of the file: a long run is evaluated chunk by chunk, and every chunk
+    asks for them."""
+    p = Path(path)
+    if not path or not p.is_file():
+        raise SpecError(f"csv schedule: file {path!r} not found")
+    st = p.stat()
+    version = (path, column, st.st_mtime_ns, st.st_size)
+    return _read_column(*version), _column_top(*version, n)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_column(path: str, column: str, mtime_ns: int, size: int) -> np.ndarray:
+    a = as_lrs(_read_csv_column(path, column), f"csv({path})")
+    a.setflags(write=False)  # shared by every caller of the cache
+    return a
+
+
+@functools.lru_cache(maxsize=16)
+def _column_top(path: str, column: str, mtime_ns: int, size: int, n: int) -> float:
+    a = _read_column(path, column, mtime_ns, size)
+    return float(interpolate(a, np.arange(n, dtype=np.float64), n).max())
 
 
 def _read_csv_column(path: str, column: str) -> np.ndarray:

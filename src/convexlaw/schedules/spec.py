@@ -111,7 +111,9 @@ class Term:
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside brackets and parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "([":
             depth += 1

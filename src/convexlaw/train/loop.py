@@ -34,13 +34,13 @@ from __future__ import annotations
 import math
 import platform
 import time
-from collections.abc import Callable
-from importlib import metadata
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from convexlaw import schedule
+from convexlaw import __version__, schedule
 from convexlaw.runs import Run
 from convexlaw.schedules import lambda_lr
 
@@ -72,21 +72,23 @@ def grad_norm(params: list[torch.nn.Parameter]) -> float:
 
 
 def versions() -> dict[str, str]:
-    try:
-        own = metadata.version("convexlaw")
-    except metadata.PackageNotFoundError:
-        own = "unknown"
-    return {"convexlaw": own, "torch": torch.__version__, "numpy": np.__version__,
+    return {"convexlaw": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
 
 def train(config: TrainConfig, *, threads: int | None = 1,
-          on_eval: Callable[[int, float, float], None] | None = None) -> Run:
+          on_eval: Callable[[int, float, float], None] | None = None,
+          hooks: Sequence[Any] = ()) -> Run:
     """Train one run and return it as a Run (``id`` = the config's hash).
 
     ``threads``: torch intra-op threads for this process (``None`` leaves it alone); the
     default 1 is what sweep workers use, so a single run reproduces a sweep's curves.
     ``on_eval(t, train_loss, val_loss)`` is called after each held-out evaluation.
+    ``hooks``: observers such as ``convexlaw.convexity.HarnessDiagnoser``, called with
+    ``on_start(model=, data=, config=, loss_fn=)``, ``before_update(t)`` (gradients of
+    update t computed, not yet applied), ``after_update(t, lr)`` and
+    ``on_end(steps_done=, status=)``, whose dict is merged into the run's tags. A hook
+    must leave parameters, buffers and random generators as it found them.
     """
     cfg = config.normalised()
     if threads is not None:
@@ -111,6 +113,8 @@ def train(config: TrainConfig, *, threads: int | None = 1,
     val_steps, val_loss, norms = [], [], []
     status, reason, limit, done = "finished", None, math.inf, 0
     initial_val = evaluate(model, val_x, val_y)
+    for h in hooks:
+        h.on_start(model=model, data=data, config=cfg, loss_fn=loss_fn)
     t0, c0 = time.perf_counter(), time.process_time()
     for t in range(1, T + 1):
         x, y = batches.next()
@@ -131,10 +135,14 @@ def train(config: TrainConfig, *, threads: int | None = 1,
         if cfg.clip is not None:
             torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         lrs[t - 1] = opts[0].param_groups[0]["lr"]  # what the optimizer really used
+        for h in hooks:
+            h.before_update(t)
         for o in opts:
             o.step()
         for s in scheds:
             s.step()
+        for h in hooks:
+            h.after_update(t, lrs[t - 1])
         if measure:
             val_steps.append(t)
             val_loss.append(evaluate(model, val_x, val_y))
@@ -144,6 +152,9 @@ def train(config: TrainConfig, *, threads: int | None = 1,
                 status = "diverged"
                 reason = f"held-out loss {val_loss[-1]}, gradient norm {norms[-1]} at step {t}"
                 break
+    hook_tags = {}
+    for h in hooks:
+        hook_tags.update(h.on_end(steps_done=done, status=status))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     constant = constant_loss(data, val_y)
 
@@ -172,6 +183,7 @@ def train(config: TrainConfig, *, threads: int | None = 1,
     }
     if status == "diverged":
         tags["diverged"], tags["diverged_at"] = reason, done
+    tags.update(hook_tags)
     return Run(name=cfg.name(), lrs=lrs, curves=curves, peak_lr=cfg.peak,
                schedule=cfg.schedule, N=float(param_count(model)), optimizer=cfg.optimizer,
                batch_size=cfg.batch_size, seed=cfg.seed, tags=tags, status=status,

@@ -74,6 +74,14 @@ def newton_schulz(g: torch.Tensor, steps: int = 5,
     return (x.T if tall else x).to(g.dtype)
 
 
+def _momentum(state: dict, g: torch.Tensor, mu: float, nesterov: bool) -> torch.Tensor:
+    """The momentum both Muon variants orthogonalise: buf ← μ·buf + (1 − μ)·g (kept in
+    ``state``), then g + μ(buf − g) with Nesterov, else buf."""
+    buf = state.setdefault("momentum_buffer", torch.zeros_like(g))
+    buf.lerp_(g, 1 - mu)
+    return g.lerp(buf, mu) if nesterov else buf
+
+
 class Muon(torch.optim.Optimizer):
     """Muon for weights of 2 or more dimensions (a conv kernel is seen as (out, rest))."""
 
@@ -101,9 +109,7 @@ class Muon(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 g = p.grad.reshape(p.shape[0], -1)
-                buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(g))
-                buf.lerp_(g, 1 - mu)
-                update = g.lerp(buf, mu) if group["nesterov"] else buf
+                update = _momentum(self.state[p], g, mu, group["nesterov"])
                 update = newton_schulz(update, group["ns_steps"])
                 scale = 0.2 * math.sqrt(max(g.shape))
                 p.mul_(1 - lr * group["weight_decay"])
@@ -137,10 +143,7 @@ class MuonNSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad
-                buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(g))
-                buf.lerp_(g, 1 - mu)
-                m = g.lerp(buf, mu) if group["nesterov"] else buf
+                m = _momentum(self.state[p], p.grad, mu, group["nesterov"])
                 if p.ndim >= 2:
                     m2 = m.reshape(p.shape[0], -1)
                     rows, cols = m2.shape

@@ -1,0 +1,433 @@
+"""Forecasters: a final-loss law or a loss-curve model behind one interface, so that
+held-out errors can choose between them (``convexlaw.plan``).
+
+A forecaster is fitted on pilot runs (whole, or truncated copies for a held-out split) and
+then answers, for any learning-rate sequence: the loss at a step (``loss``), and for a
+schedule shape at a horizon the optimal peak and its loss (``optimum``).
+
+- ``LawForecaster(variant)``: the horizon law (``convexlaw.laws``; the size law when the
+  pilots span several sizes) fitted on each pilot's final loss — the last logged point,
+  which for a truncated copy is a point inside the run; shape mode, so the schedule enters
+  through the bound's shape constants. The optimum is the law's closed form.
+- ``CurveForecaster(model, burn_in)``: a loss-curve model (``convexlaw.protocols.MODELS``)
+  fitted on every logged point after the burn-in of every pilot. The optimum is found
+  numerically: the predicted final loss over a log grid of peaks, refined by a bounded
+  scalar search.
+
+``flags_`` lists what forbids choosing a forecaster silently: a parameter at a bound, an
+unidentified fit, no interior optimum.
+
+>>> from convexlaw import optimal_peak, schedule
+>>> from convexlaw.curve import ConvexModel
+>>> truth = ConvexModel.from_params({"L_inf": 1.0, "D2": 0.5, "G2": 0.1})
+>>> f = CurveForecaster("convex").set_fitted(truth)
+>>> eta, loss = f.optimum(schedule("linear", 1000, 1.0), (1e-3, 10.0))
+>>> e, omega = optimal_peak("linear", 1000, D=0.5 ** 0.5, G=0.1 ** 0.5)  # closed form
+>>> round(eta / e, 4), round(loss - 1.0 - omega, 8)
+(1.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+__all__ = ["CurveForecaster", "Forecaster", "LawForecaster", "choose", "choose_eta", "evaluate",
+           "holdout_score", "kappa_of", "optimum_error"]
+
+_GRID = 25
+
+
+def _peak(run: Any) -> float:
+    return float(run.peak_lr) if getattr(run, "peak_lr", None) else float(np.max(run.lrs))
+
+
+class Forecaster:
+    """Base: ``fit(runs)`` returns self; ``loss(lrs, steps, peak, N)``; ``optimum``."""
+
+    source = ""
+
+    @property
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def fit(self, runs: Sequence[Any]) -> Forecaster:
+        raise NotImplementedError
+
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
+             N: float | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_run(self, run: Any, steps: Sequence[int]) -> np.ndarray:
+        """Loss of ``run`` (its LRs, peak and size) at ``steps``."""
+        return self.loss(np.asarray(run.lrs, dtype=np.float64), steps, _peak(run),
+                         getattr(run, "N", None))
+
+    def final_loss(self, shape: np.ndarray, peak: float, N: float | None = None) -> float:
+        """Final loss (last step with a positive LR) of the shape (max 1) at ``peak``."""
+        return float(self.loss(peak * shape, [_last_positive(shape)], peak, N)[0])
+
+    def optimum(self, shape: np.ndarray, peaks: tuple[float, float], N: float | None = None
+                ) -> tuple[float, float]:
+        """(η*, L*) of the final loss over peaks in ``peaks`` for the shape (max 1): a
+        log grid, then a bounded scalar search around its best point."""
+        grid = np.linspace(math.log(peaks[0]), math.log(peaks[1]), _GRID)
+        vals = np.array([self.final_loss(shape, math.exp(g), N) for g in grid])
+        vals = np.where(np.isfinite(vals), vals, np.inf)
+        i = int(np.argmin(vals))
+        if i in (0, grid.size - 1):
+            return float(math.exp(grid[i])), float(vals[i])  # at the search edge (flagged)
+        res = minimize_scalar(lambda g: self.final_loss(shape, math.exp(g), N),
+                              bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+                              options={"xatol": 2e-3})
+        if res.fun <= vals[i]:
+            return float(math.exp(res.x)), float(res.fun)
+        return float(math.exp(grid[i])), float(vals[i])
+
+    def basin(self, shape: np.ndarray, eta: float, level: float, N: float | None = None,
+              span: float = 30.0) -> tuple[float, float]:
+        """The peaks around ``eta`` (the optimum) whose final loss stays ≤ ``level``:
+        the edges found by bisection in log η, at most ``span``× away."""
+        def edge(sign: int) -> float:
+            inside, out = 0.0, sign * math.log(span)
+            if self.final_loss(shape, eta * math.exp(out), N) <= level:
+                return eta * math.exp(out)
+            for _ in range(12):  # ≈ 0.1 % in η
+                mid = 0.5 * (inside + out)
+                if self.final_loss(shape, eta * math.exp(mid), N) <= level:
+                    inside = mid
+                else:
+                    out = mid
+            return eta * math.exp(inside)
+
+        return edge(-1), edge(+1)
+
+    def n_params(self) -> int:
+        raise NotImplementedError
+
+
+def _last_positive(shape: np.ndarray) -> int:
+    pos = np.flatnonzero(np.asarray(shape) > 0)
+    if pos.size == 0:
+        raise ValueError("the target schedule has no step with a positive learning rate")
+    return int(pos[-1]) + 1
+
+
+class LawForecaster(Forecaster):
+    """The final-loss law of one variant, fitted on the pilots' last logged losses."""
+
+    source = "law"
+
+    def __init__(self, variant: str = "literal", kind: str | None = None, n_boot: int = 0,
+                 random_state: int = 0) -> None:
+        self.variant = variant
+        self.kind = kind
+        self.n_boot = n_boot
+        self.random_state = random_state
+
+    @property
+    def label(self) -> str:
+        return f"law {self.variant}"
+
+    def fit(self, runs: Sequence[Any]) -> LawForecaster:
+        from convexlaw.laws import LawData, law_for
+        from convexlaw.laws.selection import bound_flags
+
+        data = LawData.from_runs(list(runs), points="final", kind=self.kind)
+        law = law_for(data, self.variant, n_boot=self.n_boot, random_state=self.random_state)
+        k = 3 + (0 if self.variant == "literal" else len(self.variant.split("+")))
+        k += 3 * bool(law.sized)
+        if data.n <= k:  # an exact interpolation would score as if it could predict
+            raise ValueError(f"{data.n} final losses cannot test the {k} parameters of the "
+                             f"{self.variant} law (needs at least {k + 1})")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.law_ = law.fit(data)
+        self.flags_ = [f"{self.variant} law: {f}" for f in bound_flags(self.law_)]
+        return self
+
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
+             N: float | None = None) -> np.ndarray:
+        lrs = np.asarray(lrs, dtype=np.float64)
+        st = np.atleast_1d(np.asarray(steps, dtype=np.int64))
+        Nq = N if self.law_.sized else None
+        return np.array([float(self.law_.predict(lrs.size, peak, N=Nq, shape=lrs / peak,
+                                                 at=int(s))) for s in st])
+
+    def optimum(self, shape: np.ndarray, peaks: tuple[float, float], N: float | None = None
+                ) -> tuple[float, float]:
+        Nq = N if self.law_.sized else None
+        e, L = self.law_.optimal_peak([shape.size], N=Nq, shape=shape)
+        return float(e[0]), float(L[0])
+
+    def n_params(self) -> int:
+        return len(self.law_.free_)
+
+
+class CurveForecaster(Forecaster):
+    """A loss-curve model (by its CLI name) fitted on the pilots' whole curves."""
+
+    source = "curve"
+
+    def __init__(self, model: str = "convex-ed-peak", burn_in: int = 0,
+                 kind: str | None = None) -> None:
+        self.model = model
+        self.burn_in = burn_in
+        self.kind = kind
+
+    @property
+    def label(self) -> str:
+        return f"curve {self.model}"
+
+    def fit(self, runs: Sequence[Any]) -> CurveForecaster:
+        from convexlaw.curve import FitWarning
+        from convexlaw.protocols import make_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitWarning)
+            m = make_model(self.model, kind=self.kind, burn_in=int(self.burn_in)).fit(list(runs))
+        return self.set_fitted(m)
+
+    def set_fitted(self, model: Any) -> CurveForecaster:
+        """Use an already fitted curve model."""
+        self.model_ = model
+        self.flags_ = [f"{self.model}: {k} = {v:.4g} at its bound "
+                       f"[{model.bounds_[k][0]:.4g}, {model.bounds_[k][1]:.4g}]"
+                       for k, v in model.params_.items() if model._at_bound(k)]
+        if not getattr(model, "identified_", True):
+            self.flags_.append(f"{self.model}: not identified ("
+                               + "; ".join(model.warnings_) + ")")
+        return self
+
+    def loss(self, lrs: np.ndarray, steps: Sequence[int] | np.ndarray, peak: float,
+             N: float | None = None) -> np.ndarray:
+        return np.asarray(self.model_.predict(np.asarray(lrs, dtype=np.float64),
+                                              np.atleast_1d(steps), peak=peak))
+
+    def n_params(self) -> int:
+        return self.model_.n_params
+
+
+# ------------------------------------------------------------------ held-out choice
+def _clone(fc: Forecaster) -> Forecaster:
+    if isinstance(fc, LawForecaster):
+        return LawForecaster(fc.variant, fc.kind)
+    assert isinstance(fc, CurveForecaster)
+    return CurveForecaster(fc.model, fc.burn_in, fc.kind)
+
+
+# the plan's goals: η* within ×1.25, L* within 1 % — the scales of the optimum error
+ETA_SCALE, LOSS_SCALE = math.log(1.25), 0.01
+
+
+def optimum_error(fc: Forecaster, split: Any, kind: str | None = None
+                  ) -> dict[str, Any] | None:
+    """The plan's own error on a horizon split: the fitted forecaster's optimum (η*, L*)
+    at the held-out horizon against the measured one (parabola in log η through the best
+    test run and its neighbours), when the test runs bracket it. ``score`` =
+    ½(|ln(η*_pred/η*_meas)|/ln 1.25 + |L*_pred/L*_meas − 1|/1 %): 1 means both at the
+    goals' edge. None when the optimum is not bracketed or the test runs differ in shape
+    or size."""
+    from convexlaw.laws.peers import measured_optimum
+
+    runs = [r for r, _ in split.test]
+    if split.kind != "horizon" or len(runs) < 3 or len({getattr(r, "N", None)
+                                                        for r in runs}) > 1:
+        return None
+    finals, peaks, last = [], [], set()
+    for r in runs:
+        st, v = r.curve(kind) if kind else r.curve()
+        finals.append(float(v[-1]))
+        peaks.append(_peak(r))
+        last.add(int(st[-1]))
+    shapes = {np.round(np.asarray(r.lrs) / _peak(r), 9).tobytes() for r in runs}
+    if len(shapes) > 1 or len(last) > 1:
+        return None
+    e_m, L_m, ok = measured_optimum(peaks, finals)
+    if not ok:
+        return None
+    shape = np.asarray(runs[0].lrs, dtype=np.float64)[:last.pop()] / peaks[0]
+    e_p, L_p = fc.optimum(shape, (min(peaks) / 10, max(peaks) * 10),
+                          getattr(runs[0], "N", None))
+    er, lr = e_p / e_m, L_p / L_m - 1
+    return {"eta_ratio": float(er), "loss_error": float(lr), "eta_measured": float(e_m),
+            "score": float(0.5 * (abs(math.log(er)) / ETA_SCALE + abs(lr) / LOSS_SCALE))}
+
+
+def holdout_score(fc: Forecaster, splits: Sequence[Any], kind: str | None = None,
+                  score_points: bool = True) -> dict[str, Any]:
+    """Refit a copy of ``fc`` on each split's fit runs and score its test points
+    (``convexlaw.curve.holdout.score_split``): mean PredE and |final error| over splits;
+    on a horizon split also the error of the optimum (``optimum_error``, key "optimum")."""
+    from convexlaw.curve.holdout import score_split
+
+    if not splits:
+        raise ValueError("no held-out split")
+    out, opt = [], None
+    for sp in splits:
+        f = _clone(fc).fit(sp.fit)
+        if score_points:
+            out.append(score_split(f.predict_run, sp, kind))
+        if sp.kind == "horizon":
+            opt = optimum_error(f, sp, kind)
+    if not score_points:
+        return {"optimum": opt, "split": splits[0].kind}
+    return {"PredE": float(np.mean([o["PredE"] for o in out])),
+            "final": float(np.mean([o["final"] for o in out])), "split": splits[0].kind,
+            "runs": [p for o in out for p in o["runs"]], "optimum": opt}
+
+
+def kappa_of(fc: Forecaster, spec: str, steps: int, peaks: tuple[float, float],
+             N: float | None = None, eta: float | None = None) -> float | None:
+    """κ of η* ∝ T^κ at the target: the law's, or the log-slope of a curve model's η*
+    between T and 2T (``eta``: η* at T if already known)."""
+    from convexlaw import schedule as make_schedule
+
+    if isinstance(fc, LawForecaster):
+        try:
+            return float(fc.law_.kappa(T=steps, N=N if fc.law_.sized else None, shape=spec))
+        except (ValueError, ZeroDivisionError):
+            return None
+    e1 = eta if eta is not None else fc.optimum(make_schedule(spec, steps, 1.0), peaks, N)[0]
+    e2 = fc.optimum(make_schedule(spec, 2 * steps, 1.0), peaks, N)[0]
+    return float(math.log(e2 / e1) / math.log(2.0))
+
+
+def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
+             split_sets: Sequence[Sequence[Any]], shape: np.ndarray, spec: str, steps: int,
+             peaks: tuple[float, float], N: float | None = None, kind: str | None = None,
+             say: Any = None, prescored: dict[str, dict[str, Any]] | None = None
+             ) -> tuple[list[dict[str, Any]], dict[str, Forecaster]]:
+    """Fit every forecaster on ``runs`` and score it on the first split set it can be
+    refitted on (or take its score from ``prescored``, by label: PredE, final, split);
+    read its optimum at the target. Returns (one row each, fitted by label).
+
+    A row's ``flags`` say what forbids a silent choice: a parameter at a bound, an
+    unidentified curve fit, an optimum at the edge of ``peaks``, κ > 0.
+    """
+    table, fitted = [], {}
+    for fc in forecasters:
+        if say:
+            say(f"fitting and scoring {fc.label}")
+        row: dict[str, Any] = {"forecaster": fc.label, "source": fc.source, "k": None,
+                               "holdout_PredE": None, "holdout_final": None, "split": None,
+                               "flags": [], "eta_star": None, "loss_star": None,
+                               "kappa": None, "optimum": None, "chosen": False}
+        try:
+            fc.fit(runs)
+        except (ValueError, RuntimeError) as err:
+            table.append(row | {"error": str(err)})
+            continue
+        fitted[fc.label] = fc
+        row["k"] = fc.n_params()
+        pre = (prescored or {}).get(fc.label)
+        if pre is not None:
+            row.update(holdout_PredE=pre["PredE"], holdout_final=pre["final"],
+                       split=pre["split"], optimum=None)
+            if pre["split"] == "horizon":  # the selector scored the points, not the optimum
+                try:
+                    row["optimum"] = holdout_score(fc, split_sets[0], kind,
+                                                   score_points=False)["optimum"]
+                except (ValueError, RuntimeError):
+                    pass
+        for splits in [] if pre is not None else split_sets:
+            try:
+                sc = holdout_score(fc, splits, kind)
+            except (ValueError, RuntimeError):
+                continue  # these splits cannot determine the forecaster: try the next
+            row.update(holdout_PredE=sc["PredE"], holdout_final=sc["final"],
+                       split=sc["split"], holdout_runs=sc["runs"], optimum=sc["optimum"])
+            break
+        e, L = fc.optimum(shape, peaks, N)
+        row.update(eta_star=e, loss_star=L, flags=list(fc.flags_))
+        if not (math.isfinite(e) and peaks[0] * 1.01 < e < peaks[1] / 1.01):
+            row["flags"].append(f"no interior optimum between {peaks[0]:.3g} and "
+                                f"{peaks[1]:.3g}")
+        else:
+            row["kappa"] = kappa_of(fc, spec, steps, peaks, N, eta=e)
+            if row["kappa"] is not None and row["kappa"] > 0:
+                row["flags"].append(f"η* rises with the horizon (κ = {row['kappa']:+.3f})")
+        table.append(row)
+    return table, fitted
+
+
+def choose_eta(table: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str, Any]:
+    """The row whose η* held out best: among the unflagged rows that competed with
+    ``chosen`` (same split, scored by the optimum at the held-out horizon), the smallest
+    |ln(η*_pred/η*_meas)| there (fewest parameters on a tie within 1 %). Each number of a
+    plan comes from the forecaster that predicted that number best on the held-out
+    horizon: η* from this row, L* from ``chosen`` (the best joint score). Without optimum
+    scores (tail split) it is ``chosen``."""
+    pool = [r for r in table if r.get("scored_by") == chosen.get("scored_by")
+            and r["split"] == chosen["split"] and not r["flags"] and r.get("optimum")
+            and r["eta_star"]]
+    if not pool or not chosen.get("optimum") or chosen["flags"]:
+        return chosen
+
+    def err(r: dict[str, Any]) -> float:
+        return abs(math.log(r["optimum"]["eta_ratio"]))
+
+    best = min(err(r) for r in pool)
+    near = [r for r in pool if err(r) <= best + 0.01]
+    return min(near, key=lambda r: (r["k"], err(r)))
+
+
+def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail")
+           ) -> tuple[dict[str, Any] | None, list[str]]:
+    """The row with the lowest held-out error among unflagged forecasters (the one with
+    fewest parameters within 5 % of it), and notes on what was passed over and why.
+
+    Errors of different splits are not compared: the rows scored on the first split kind
+    in ``order`` that an unflagged row has compete; rows scored only on a later (fallback)
+    split compete only when no row has an earlier one. The score is the error of the
+    optimum at the held-out horizon (``optimum_error``) when every competing row has one —
+    that is what a plan reports — else the held-out curves' PredE. Sets ``score`` and
+    ``scored_by`` on the rows.
+    """
+    scored: list[dict[str, Any]] = []
+    for kind in order:
+        rows = [r for r in table if r["split"] == kind and r["eta_star"]]
+        if rows and (any(not r["flags"] for r in rows) or not scored):
+            scored = rows
+            if any(not r["flags"] for r in rows):
+                break
+    clean = [r for r in scored if not r["flags"]]
+    pool, warn = clean or scored, []
+    if not pool:
+        fitted = [r for r in table if r["k"] is not None and r["eta_star"]]
+        if not fitted:
+            return None, []
+        return fitted[0], ["no held-out split could score the forecasters: the plan uses "
+                           f"{fitted[0]['forecaster']} untested (add pilots)"]
+    # the plan's own error at the held-out horizon when every candidate has it, else the
+    # error on the held-out curves
+    by_opt = all(r.get("optimum") for r in scored)
+
+    def score(r: dict[str, Any]) -> float:
+        return r["optimum"]["score"] if by_opt else r["holdout_PredE"]
+
+    ids = {id(r) for r in scored}
+    for r in table:
+        r["score"] = score(r) if id(r) in ids else None
+        r["scored_by"] = (("optimum at the held-out horizon" if by_opt else "held-out curves")
+                          if id(r) in ids else None)
+    best = min(score(r) for r in pool)
+    near = [r for r in pool if score(r) <= 1.05 * best + 1e-5]
+    pick = min(near, key=lambda r: (r["k"], score(r)))
+    for r in scored:
+        if r["flags"] and score(r) < score(pick):
+            warn.append(f"{r['forecaster']} held out better ({score(r):.4g} vs "
+                        f"{score(pick):.4g}, {r['scored_by']}) but is not chosen: "
+                        + "; ".join(r["flags"]))
+    if pick["flags"]:
+        warn.append(f"every scored forecaster is flagged; the chosen {pick['forecaster']}: "
+                    + "; ".join(pick["flags"]))
+    others = [r["forecaster"] for r in table if r["split"] not in (None, pick["split"])]
+    if others:
+        warn.append(f"held out on a fallback split only (not compared): {', '.join(others)}")
+    return pick, warn

@@ -1,35 +1,55 @@
-"""Designed schedules against cosine and WSD: predicted by a fitted model, then measured.
+"""Designed schedules against cosine, WSD and linear: predicted by a fitted model, then measured.
 
-    python bench/design.py testbed [--work DIR]    real training (MLP, ~1 h on 2 busy cores)
-    python bench/design.py mpl25m                  the 25M curves of ../shared/data
+    python bench/design.py testbed [--testbed fresh|mlp] [--work DIR]   real training
+    python bench/design.py models [--testbed fresh|mlp]    which model predicts the gains
+    python bench/design.py design | pilots [--testbed ...] the steps of ``testbed`` alone
+    python bench/design.py mpl25m                          the 25M curves (design_25m.py)
 
-testbed: MLP-256 (2 hidden layers) on Fashion-MNIST with SGD (momentum 0.9, batch 128),
-scored on TRAINING loss — the objective the bound describes — as the mean minibatch loss
-over the last 2.5 % of the steps (100 steps at T = 4000; the same seed gives every schedule
-the same initialisation and batch order, so differences are paired). The runs take up to
-8.5 epochs, so held-out loss would measure over-fitting, not optimisation.
-1. pilots at T = 250, 500, 1000: cosine and WSD(cooldown=0.2), 5 peaks each, seed 0;
-2. curve models fitted on the pilots' training curves; the one that best predicts the
-   T = 1000 pilots from the shorter ones is refitted on all pilots;
-3. ``design_schedule`` at T = 4000 (4× the longest pilot): the WSD family and a free
-   monotone spline, peak tuned; cosine and WSD(0.2) at their own tuned peaks beside them;
-4. the free design, cosine and WSD trained at their predicted peaks and at ×½ and ×2,
-   seeds 0, 1 and 2;
-5. measured gain (seed mean, at the measured best peak and at the predicted peak) vs the
-   predicted gain. Goal: the predicted ranking holds and the gain is predicted within 30 %.
+Testbeds (``TESTBEDS``):
 
-(A byte-GPT-32 on the King James Bible was tried first, ``--testbed gpt``: at T = 200 its
-pilots' losses jump between ~2.5 and ~3.1 with the peak — runs stuck on the unigram
-plateau or not — a regime no curve model of the bound describes.)
+- ``fresh`` (default; the project's testbed, as in ``convexlaw demo``): MLP
+  784-128-128-10 on Fashion-MNIST, SGD with momentum 0.9, batch 14, no warm-up; T = 4000
+  draws 56,000 of the 60,000 training images (0.93 epochs: every step sees new data), so the
+  score is the held-out loss on the 10,000 test images after the last step. Pilots: cosine
+  and WSD(cooldown=0.2) (the design's fit) and linear decay (``models`` only) at T = 200,
+  400, 800, the demo's peaks 0.005 … 0.16 (×2), seeds 0, 1, 2, 10 evaluations each (the
+  demo's configs: its cosine runs are reused from copies of its stores, ``DEMO_STORES``);
+  pilots above 1.2× the best final loss of their (T, schedule) are left out (edge of
+  stability, as the demo's ``window``). Targets at T = 4000 (5× the longest pilot): each
+  schedule at 5 peaks on the demo's grid 0.005·√2^k centred on its predicted peak
+  (extended until the optimum is bracketed), seeds 0 … 4 (the gains are a few 0.001, the
+  seed-to-seed spread of one run's loss ~0.005). One training process.
+- ``mlp`` (the first check, kept for comparison): MLP-256 on Fashion-MNIST, SGD, batch 128,
+  warm-up 5 %, scored on TRAINING loss (mean minibatch loss over the last 2.5 % of the
+  steps; the runs take up to 8.5 epochs, so held-out loss would measure over-fitting).
+  Pilots: cosine and WSD(0.2) (+ linear, for ``models``) at T = 250, 500, 1000, 5 peaks,
+  seed 0; targets at T = 4000 at the predicted peak and ×½, ×2, seeds 0, 1, 2.
 
-Results go to bench/results/design-*.{json,md} and the figures beside them.
+Steps of ``testbed``:
+1. pilots (the store keeps finished runs: a re-run trains only what is missing);
+2. curve models fitted on the pilots of ``design_pilots``; the one that best predicts the
+   longest pilots' final losses from the shorter pilots is refitted on all of them;
+3. ``design_schedule`` at the target T: the WSD family and a free monotone spline, peak
+   tuned, the baselines at their own tuned peaks beside them;
+4. the free design and the baselines trained around their predicted peaks;
+5. measured gain (seed means, each schedule at its measured best peak; per seed too) vs
+   the predicted gain. Goal: the ranking holds and the gain is predicted within 30 %.
+
+``models`` (``bench/design_models.py``) then asks why the gain is (mis)predicted: every
+curve model, fitted on pilots of one, two or three schedules (and on the targets
+themselves), predicts the measured differences between the trained schedules.
+
+Results go to bench/results/{prefix}*.{json,md} and the figures beside them (prefix
+``design-testbed`` for ``fresh``, ``design-mlp256`` for ``mlp``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
+import shutil
 import sys
 import time
 import warnings
@@ -39,34 +59,78 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
-DATA = Path("/work/shared/data")
 
+FRESH_BASE = ("cosine", "wsd(cooldown=0.2)", "linear")
+OLD_BASE = ("cosine+warmup(0.05)", "wsd(cooldown=0.2)+warmup(0.05)", "linear+warmup(0.05)")
+DEMO_STORES = ("/work/data/tmp/demo-run1/runs.db", "/work/data/testbed-demo.db")
 TESTBEDS = {
+    "fresh": dict(run=dict(model="mlp", size=128, dataset="fashion-mnist", optimizer="sgd",
+                           batch_size=14, eval_size=10000),
+                  kind="val", pilot_T=(200, 400, 800), pilot_schedules=FRESH_BASE,
+                  design_pilots=FRESH_BASE[:2],
+                  peaks=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
+                  pilot_seeds=(0, 1, 2), pilot_evals=10, window=1.2, target_T=4000,
+                  target_evals=10, seeds=(0, 1, 2, 3, 4), grid=(0.005, math.sqrt(2.0)),
+                  target_points=5, max_extend=2, warmup=0, burn_in=20,
+                  baselines=FRESH_BASE, reuse=DEMO_STORES, workers=1,
+                  prefix="design-testbed",
+                  label="MLP-128 / Fashion-MNIST / SGD batch 14, fresh data, held-out loss"),
     "mlp": dict(run=dict(model="mlp", size=256, dataset="fashion-mnist", optimizer="sgd",
                          batch_size=128, eval_size=1000),
-                kind="train", pilot_T=(250, 500, 1000),
-                peaks=(0.02, 0.04, 0.08, 0.16, 0.32), target_T=4000, burn_in=25,
-                label="MLP-256 / Fashion-MNIST / SGD, training loss"),
-    "gpt": dict(run=dict(model="gpt", size=32, depth=2, dataset="kjv", context=64,
-                         batch_size=16, optimizer="adamw", eval_size=512),
-                kind="val", pilot_T=(200, 400), peaks=(2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2),
-                target_T=1600, burn_in=20,
-                label="byte-GPT-32 / KJV / AdamW, held-out loss"),
+                kind="train", pilot_T=(250, 500, 1000), pilot_schedules=OLD_BASE,
+                design_pilots=OLD_BASE[:2], peaks=(0.02, 0.04, 0.08, 0.16, 0.32),
+                pilot_seeds=(0,), pilot_evals=10, window=None, target_T=4000,
+                target_evals=10, seeds=(0, 1, 2), factors=(0.5, 1.0, 2.0), warmup=200,
+                burn_in=25, baselines=("cosine", "wsd(cooldown=0.2)"),
+                reuse=("/work/wt-design/bench/work/design-mlp/pilots.db",
+                       "/work/wt-design/bench/work/design-mlp/targets.db"), workers=1,
+                prefix="design-mlp256",
+                label="MLP-256 / Fashion-MNIST / SGD batch 128, training loss"),
 }
-TB = dict(TESTBEDS["mlp"])  # the chosen testbed (--testbed)
-PILOT_SCHEDULES = ("cosine+warmup(0.05)", "wsd(cooldown=0.2)+warmup(0.05)")
-SEEDS = (0, 1, 2)
-PEAK_FACTORS = (0.5, 1.0, 2.0)
+TB = dict(TESTBEDS["fresh"])  # the chosen testbed (--testbed)
 CURVE_MODELS = ("convex-ed", "convex-ed-gt", "convex-ed-peak", "convex-ed-gpeak",
                 "convex-ed-gt-gpeak")
+# the models a free design may minimise: a peak covariate (-peak, -gpeak) was fitted on
+# schedules that plateau at their peak, and a free shape games it with a short spike to a
+# high peak (measured on the fresh pilots: convex-ed-gt-gpeak designs 0.022 for 200 steps,
+# then 0.005); every model is still scored and reported
+DESIGN_MODELS = ("convex-ed", "convex-ed-gt")
 FINAL_WINDOW = 0.025  # training loss: mean over the last 2.5 % of the steps
 
 
 def sweep(configs: list, db: Path, label: str) -> list:
-    """Train what the store lacks (2 workers, 1 thread each); the runs in config order."""
-    from paper import sweep as paper_sweep  # bench/paper.py, beside this file
+    """Train what the store lacks (TB["workers"] processes, 1 torch thread each), after
+    copying in the runs of the same config that the ``TB["reuse"]`` stores already hold
+    (read from a copy beside ``db``: the originals are never opened); the runs in config
+    order."""
+    from convexlaw.runs import RunStore
+    from convexlaw.sweep import Sweep, run_sweep
 
-    return paper_sweep(configs, db, label)
+    store = RunStore(db)
+    missing = {c.run_id() for c in configs} - {r.id for r in store.list()}
+    for path in TB.get("reuse", ()):
+        src = Path(path)
+        copy = db.parent / f"reuse-{src.parent.name}-{src.name}"
+        if missing and (copy.exists() or src.exists()):
+            if not copy.exists():
+                shutil.copyfile(src, copy)
+            other = RunStore(copy)
+            found = [other.get(i) for i in sorted(missing) if i in other]
+            if found:
+                store.put_many(found)
+                missing -= {r.id for r in found}
+                print(f"  [{label}] {len(found)} runs reused from {path} (copy {copy.name})",
+                      file=sys.stderr)
+    t0 = time.perf_counter()
+    print(f"  [{label}] {len(configs)} runs, {len(missing)} to train", file=sys.stderr)
+
+    def progress(out, done, total):
+        loss = f"{final(out.run):.4f}" if out.run is not None else ""
+        print(f"  [{label} {done}/{total} {time.perf_counter() - t0:.0f}s] "
+              f"{out.config.name()} {out.status} {loss} {out.error or ''}", file=sys.stderr)
+
+    run_sweep(Sweep(label, configs), store, workers=TB.get("workers", 1), on_result=progress)
+    return [store.get(c.run_id()) for c in configs if c.run_id() in store]
 
 
 def final(run) -> float:
@@ -89,22 +153,35 @@ def predicted_final(model, lrs: np.ndarray, peak: float) -> float:
     return float(np.mean(model.predict(lrs, np.arange(T - k + 1, T + 1), peak=peak)))
 
 
-def pilots(work: Path) -> list:
+def pilot_configs() -> list:
     from convexlaw.train import TrainConfig
 
-    configs = [TrainConfig(schedule=s, peak=p, steps=T, seed=0, eval_every=max(1, T // 10),
-                           **TB["run"])
-               for T in TB["pilot_T"] for s in PILOT_SCHEDULES for p in TB["peaks"]]
-    return sweep(configs, work / "pilots.db", "pilots")
+    return [TrainConfig(schedule=s, peak=p, steps=T, seed=seed,
+                        eval_every=max(1, T // TB["pilot_evals"]), **TB["run"])
+            for T in TB["pilot_T"] for s in TB["pilot_schedules"] for p in TB["peaks"]
+            for seed in TB["pilot_seeds"]]
 
 
-def usable(runs: list) -> list:
-    return [r for r in runs if r.status == "finished" and r.tags.get("beats_constant", True)]
+def pilots(work: Path) -> list:
+    return sweep(pilot_configs(), work / "pilots.db", "pilots")
+
+
+def usable(runs: list, schedules: tuple[str, ...] | None = None) -> list:
+    """Finished, learning runs (of ``schedules``); with a window, those within window × the
+    best final loss of their (T, schedule) — the largest peaks sit at the edge of stability."""
+    ok = [r for r in runs if r.status == "finished" and r.tags.get("beats_constant", True)
+          and (schedules is None or r.schedule in schedules)]
+    if not TB.get("window"):
+        return ok
+    best: dict = {}
+    for r in ok:
+        best[(r.T, r.schedule)] = min(best.get((r.T, r.schedule), math.inf), final(r))
+    return [r for r in ok if final(r) <= TB["window"] * best[(r.T, r.schedule)]]
 
 
 def choose_fit(runs: list, work: Path) -> tuple[object, list[dict]]:
     """Fit each curve model on the shorter pilots, score it on the longest (curves after
-    the burn-in); refit the best on every pilot."""
+    the burn-in); refit the best of DESIGN_MODELS on every pilot."""
     from convexlaw.protocols import Split, evaluate, make_model
 
     Tmax = max(TB["pilot_T"])
@@ -124,110 +201,181 @@ def choose_fit(runs: list, work: Path) -> tuple[object, list[dict]]:
                      "seconds": time.perf_counter() - t0})
         print(f"  {name}: held-out PredE {100 * ev['metrics']['PredE']:.3f} %, final "
               f"{100 * rows[-1]['final_mean_abs_error']:.3f} %", file=sys.stderr)
-    best = min(rows, key=lambda r: r["final_mean_abs_error"])["model"]
+    best = min((r for r in rows if r["model"] in DESIGN_MODELS),
+               key=lambda r: r["final_mean_abs_error"])["model"]
     model = make_model(best, kind=TB["kind"], burn_in=TB["burn_in"]).fit(runs)
     (work / "fit.json").write_text(json.dumps(model.to_dict(), indent=1))
     return model, rows
 
 
+def target_peaks(center: float, extra: tuple[int, int] = (0, 0)) -> list[float]:
+    """Peaks to train a schedule at: on the grid anchor·ratio^k around ``center`` (with
+    ``extra`` more below / above), or ``center`` × TB["factors"]."""
+    if "factors" in TB:
+        return [float(f"{center * f:.4g}") for f in TB["factors"]]
+    anchor, ratio = TB["grid"]
+    n = TB["target_points"]
+    k0 = round(math.log(center / anchor) / math.log(ratio))
+    ks = range(k0 - (n - 1) // 2 - extra[0], k0 + n // 2 + 1 + extra[1])
+    return [float(f"{anchor * ratio ** k:.6g}") for k in ks]
+
+
+def _by_peak(runs: list, spec: str) -> dict:
+    rows: dict = {}
+    for r in runs:
+        if r.schedule == spec:
+            rows.setdefault(r.peak_lr, {})[r.seed] = final(r)
+    return rows
+
+
 def targets(schedules: dict, work: Path) -> list:
-    """Each schedule at its predicted peak and ×½, ×2 of it, seeds 0, 1 and 2."""
+    """Each schedule around its predicted peak, every peak at every seed; on a grid, the
+    sweep is extended (up to max_extend peaks) until the seed-mean optimum is bracketed."""
     from convexlaw.train import TrainConfig
 
     T = TB["target_T"]
-    configs = [TrainConfig(schedule=spec, peak=float(f"{peak * f:.4g}"), steps=T, seed=seed,
-                           eval_every=T // 10, **TB["run"])
-               for spec, peak in schedules.values() for f in PEAK_FACTORS for seed in SEEDS]
-    return sweep(configs, work / "targets.db", "targets")
+    extra = {key: [0, 0] for key in schedules}
+
+    def configs() -> list:
+        return [TrainConfig(schedule=spec, peak=p, steps=T, seed=seed,
+                            eval_every=T // TB["target_evals"], **TB["run"])
+                for key, (spec, peak) in schedules.items()
+                for p in target_peaks(peak, tuple(extra[key])) for seed in TB["seeds"]]
+
+    while True:
+        done = sweep(configs(), work / "targets.db", "targets")
+        if "factors" in TB:
+            return done
+        grow = False
+        for key, (spec, _) in schedules.items():
+            rows = _by_peak(done, spec)
+            peaks = sorted(rows)
+            mean = [float(np.mean(list(rows[p].values()))) for p in peaks]
+            i = int(np.argmin(mean))
+            side = 0 if i == 0 else 1 if i == len(peaks) - 1 else None
+            if side is not None and sum(extra[key]) < TB["max_extend"]:
+                extra[key][side] += 1
+                grow = True
+        if not grow:
+            return done
 
 
-def testbed(work: Path, train: bool = True) -> tuple[dict, object]:
+def measured(done: list, schedules: dict) -> dict:
+    """Per schedule: seed-mean loss per peak, the measured optimum (parabola in log η
+    through the best seed mean and its neighbours), and the optimum of every seed."""
+    from convexlaw.plan import measured_optimum
+
+    table = {}
+    for key, (spec, peak) in schedules.items():
+        rows = _by_peak(done, spec)
+        peaks = sorted(p for p in rows if len(rows[p]) == len(TB["seeds"]))
+        mean = [float(np.mean([rows[p][s] for s in TB["seeds"]])) for p in peaks]
+        e, L, ok = measured_optimum(peaks, mean)
+        per_seed = {s: measured_optimum(peaks, [rows[p][s] for p in peaks])[1]
+                    for s in TB["seeds"]}
+        at = min(peaks, key=lambda p: abs(math.log(p / peak)))
+        table[key] = {"spec": spec, "predicted_peak": peak, "peaks": peaks,
+                      "losses": {str(p): rows[p] for p in peaks}, "mean": mean,
+                      "measured_peak": e, "measured_loss": L, "bracketed": ok,
+                      "per_seed_best": per_seed,
+                      "at_predicted_peak": float(np.mean([rows[at][s] for s in TB["seeds"]])),
+                      "seeds_at_predicted_peak": {s: rows[at][s] for s in TB["seeds"]}}
+    return table
+
+
+def gains(table: dict, key: str = "designed") -> dict:
+    """Measured gains of ``key`` over every other schedule (baseline − design)."""
+    out = {}
+    for b, t in table.items():
+        if b == key:
+            continue
+        d = table[key]
+        out[b] = {"measured_tuned": t["measured_loss"] - d["measured_loss"],
+                  "per_seed": [t["per_seed_best"][s] - d["per_seed_best"][s]
+                               for s in TB["seeds"]],
+                  "per_seed_se": float(np.std([t["per_seed_best"][s] - d["per_seed_best"][s]
+                                               for s in TB["seeds"]], ddof=1)
+                                       / math.sqrt(len(TB["seeds"]))),
+                  "measured_at_predicted_peak": t["at_predicted_peak"] - d["at_predicted_peak"],
+                  "paired_by_seed": [t["seeds_at_predicted_peak"][s]
+                                     - d["seeds_at_predicted_peak"][s] for s in TB["seeds"]]}
+    return out
+
+
+def frozen_csv(d) -> str:
+    """Write a free design's LRs to a CSV named by a hash of its content; the spec that
+    reads it. The spec (with the path) is part of a run's config id: a re-design that
+    moves the schedule gets a new file and new runs, never a stored run of another one."""
+    tmp = RESULTS / f"{TB['prefix']}-free.csv"
+    d.to_csv(tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:10]
+    path = tmp.with_name(f"{TB['prefix']}-free-{digest}.csv")
+    tmp.replace(path)
+    return f"csv(path={path})"
+
+
+def design(model, runs: list) -> tuple[dict, dict]:
+    """The WSD-family and free designs at the target T; the schedules to train."""
     from convexlaw.design import design_schedule
     from convexlaw.design.plot import plot_design
-    from convexlaw.plan import measured_optimum
-    from convexlaw.schedules import schedule
 
-    runs = usable(pilots(work))
-    print(f"[fit] {len(runs)} usable pilots", file=sys.stderr)
-    model, fit_rows = choose_fit(runs, work)
-    T = TB["target_T"]
-    warmup = int(0.05 * T)  # as in the pilots
-    res: dict = {"testbed": TB, "pilots": [{"schedule": r.schedule, "T": r.T,
-                                            "peak": r.peak_lr, "final": final(r)}
-                                           for r in runs],
-                 "fit_choice": fit_rows, "model": model.to_dict(), "designs": {}}
-    cos, wsd = f"cosine+warmup({warmup})", f"wsd(cooldown=0.2)+warmup({warmup})"
-    chosen = None
+    T, warmup = TB["target_T"], TB["warmup"]
+    tail = f"+warmup({warmup})" if warmup else ""
+    base = [b + tail for b in TB["baselines"]]
+    out: dict = {}
+    chosen = {}
     for family in ("wsd", "free"):
         t0 = time.perf_counter()
-        d = design_schedule(model, T, family=family, warmup=warmup, baselines=(cos, wsd))
+        d = design_schedule(model, T, family=family, warmup=warmup, baselines=base)
         secs = time.perf_counter() - t0
         if d.designed.spec is None:
-            d.designed.spec = d.to_csv(RESULTS / f"design-testbed-{family}.csv")
-        plot_design(d, RESULTS / f"design-testbed-{family}.png",
+            d.designed.spec = frozen_csv(d)
+        plot_design(d, RESULTS / f"{TB['prefix']}-{family}.png",
                     title=f"{TB['label']}: pilots T ≤ {max(TB['pilot_T'])}, {model.label}; "
                     f"{family} design at T = {T}")
-        res["designs"][family] = {k: v for k, v in d.to_dict().items() if k != "curves"} | {
+        out[family] = {k: v for k, v in d.to_dict().items() if k != "curves"} | {
             "seconds": secs}
-        chosen = d
+        chosen[family] = d
         print(f"[design {family}] {d.designed.spec} @ {d.designed.peak:.4g}: "
               f"{d.designed.loss:.5f}; " + ", ".join(f"{b.spec}@{b.peak:.3g} {b.loss:.5f}"
                                                     for b in d.baselines), file=sys.stderr)
-    schedules = {"designed": (chosen.designed.spec, chosen.designed.peak),
-                 "cosine": (cos, next(b.peak for b in chosen.baselines if b.spec == cos)),
-                 "wsd": (wsd, next(b.peak for b in chosen.baselines if b.spec == wsd))}
+    free = chosen["free"]
+    schedules = {"designed": (free.designed.spec, free.designed.peak)}
+    for spec, key in zip(base, ("cosine", "wsd", "linear"), strict=False):
+        schedules[key] = (spec, next(b.peak for b in free.baselines if b.spec == spec))
+    return out, schedules
+
+
+def testbed(work: Path, train: bool = True) -> tuple[dict, object]:
+    from convexlaw.schedules import schedule
+
+    runs = usable(pilots(work), TB["design_pilots"])
+    print(f"[fit] {len(runs)} usable pilots", file=sys.stderr)
+    model, fit_rows = choose_fit(runs, work)
+    res: dict = {"testbed": TB, "pilots": [{"schedule": r.schedule, "T": r.T, "seed": r.seed,
+                                            "peak": r.peak_lr, "final": final(r)}
+                                           for r in runs],
+                 "fit_choice": fit_rows, "model": model.to_dict()}
+    res["designs"], schedules = design(model, runs)
     res["schedules"] = schedules
+    (work / "schedules.json").write_text(json.dumps(schedules, indent=1))
     if not train:
         return res, model
     done = targets(schedules, work)
-    table = {}
+    table = measured(done, schedules)
+    T = TB["target_T"]
     for key, (spec, peak) in schedules.items():
-        rows: dict = {}
-        for r in done:
-            if r.schedule == spec:
-                rows.setdefault(r.peak_lr, {})[r.seed] = final(r)
-        peaks = sorted(rows)
-        mean = [float(np.mean(list(rows[p].values()))) for p in peaks]
-        e, L, ok = measured_optimum(peaks, mean)
-        at = min(peaks, key=lambda p: abs(math.log(p / peak)))
-        shape = schedule(spec, T)
-        table[key] = {"spec": spec, "predicted_peak": peak,
-                      "predicted_loss": predicted_final(model, peak * shape, peak),
-                      "peaks": peaks, "losses": {str(p): rows[p] for p in peaks},
-                      "mean": mean, "measured_peak": e, "measured_loss": L, "bracketed": ok,
-                      "at_predicted_peak": float(np.mean(list(rows[at].values()))),
-                      "seeds_at_predicted_peak": rows[at]}
+        table[key]["predicted_loss"] = predicted_final(model, peak * schedule(spec, T), peak)
     res["targets"] = table
-    gains = {}
-    for b in ("cosine", "wsd"):
+    g = gains(table)
+    for b, r in g.items():
         pg = table[b]["predicted_loss"] - table["designed"]["predicted_loss"]
-        mg = table[b]["measured_loss"] - table["designed"]["measured_loss"]
-        at = table[b]["at_predicted_peak"] - table["designed"]["at_predicted_peak"]
-        paired = [table[b]["seeds_at_predicted_peak"][s]
-                  - table["designed"]["seeds_at_predicted_peak"][s] for s in SEEDS]
-        gains[b] = {"predicted": pg, "measured_tuned": mg, "measured_at_predicted_peak": at,
-                    "paired_by_seed": paired, "ratio": pg / mg if mg else None,
-                    "ranking_holds": bool(np.sign(pg) == np.sign(mg)),
-                    "within_30pct": bool(mg and abs(pg / mg - 1) <= 0.3)}
-    res["gains"] = gains
-    res["in_sample"] = in_sample(model.label, done, schedules)
+        mg = r["measured_tuned"]
+        r.update({"predicted": pg, "ratio": pg / mg if mg else None,
+                  "ranking_holds": bool(np.sign(pg) == np.sign(mg)),
+                  "within_30pct": bool(mg and abs(pg / mg - 1) <= 0.3)})
+    res["gains"] = g
     return res, model
-
-
-def in_sample(name: str, done: list, schedules: dict) -> dict:
-    """The same model fitted on the target runs themselves: can its form carry the gains?"""
-    from convexlaw.protocols import make_model
-
-    runs = usable(done)
-    m = make_model(name, kind=TB["kind"], burn_in=TB["burn_in"]).fit(runs)
-    pred = {}
-    for key, (spec, peak) in schedules.items():
-        at = [r for r in runs if r.schedule == spec and r.peak_lr == float(f"{peak:.4g}")]
-        pred[key] = float(np.mean([predicted_final(m, r.lrs, r.peak_lr) for r in at]))
-    errs = [predicted_final(m, r.lrs, r.peak_lr) / final(r) - 1 for r in runs]
-    return {"model": name, "params": m.params_, "predicted_at_peaks": pred,
-            "gains": {b: pred[b] - pred["designed"] for b in ("cosine", "wsd")},
-            "final_mean_abs_error": float(np.mean(np.abs(errs)))}
 
 
 def plot_targets(res: dict, model, path: Path) -> None:
@@ -237,16 +385,17 @@ def plot_targets(res: dict, model, path: Path) -> None:
 
     plt = _pyplot()
     T = TB["target_T"]
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    colours = {"designed": "tab:red", "cosine": "tab:blue", "wsd": "tab:green"}
+    fig, ax = plt.subplots(figsize=(10, 5))
+    colours = {"designed": "tab:red", "cosine": "tab:blue", "wsd": "tab:green",
+               "linear": "tab:purple"}
     for key, t in res["targets"].items():
-        c = colours[key]
+        c = colours.get(key, "tab:grey")
         for p in t["peaks"]:
             for v in t["losses"][str(p)].values():
                 ax.plot(p, v, "o", color=c, ms=3, alpha=0.6)
         name = t["spec"] if not t["spec"].startswith("csv") else "free spline (designed)"
         ax.plot(t["peaks"], t["mean"], "-", color=c, lw=1.2,
-                label=f"{name}: measured (mean of {len(SEEDS)} seeds)")
+                label=f"{name}: measured (mean of {len(TB['seeds'])} seeds)")
         grid = np.geomspace(min(t["peaks"]) / 1.5, max(t["peaks"]) * 1.5, 25)
         shape = schedule(t["spec"], T)
         ax.plot(grid, [predicted_final(model, g * shape, g) for g in grid], "--", color=c,
@@ -255,19 +404,23 @@ def plot_targets(res: dict, model, path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("peak learning rate")
     ax.set_ylabel(f"{TB['kind']} loss at T = {T}")
-    ax.set_title(f"{TB['label']}: designed vs cosine vs WSD at T = {T}\n(pilots at T ≤ "
+    ax.set_title(f"{TB['label']}: designed vs baselines at T = {T}\n(pilots at T ≤ "
                  f"{max(TB['pilot_T'])}; stars: predicted optimum of each)", fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
     _save(fig, path)
 
 
 def markdown_testbed(res: dict) -> str:
     t, g = res["targets"], res["gains"]
+    pil = ", ".join(TB["design_pilots"])
+    win = f", window {TB['window']}" if TB.get("window") else ""
     lines = [f"## Testbed: {TB['label']}", "",
-             f"Pilots: {', '.join(PILOT_SCHEDULES)} at T = {TB['pilot_T']}, peaks "
-             f"{', '.join(f'{p:g}' for p in TB['peaks'])} (seed 0). Target T = "
-             f"{TB['target_T']}, seeds {SEEDS}.", "",
+             f"Pilots: {pil} at T = {TB['pilot_T']}, peaks "
+             f"{', '.join(f'{p:g}' for p in TB['peaks'])}, seeds {TB['pilot_seeds']}"
+             f"{win}. Target T = "
+             f"{TB['target_T']}, seeds {TB['seeds']}.", "",
              f"Curve models, fitted on T < {max(TB['pilot_T'])}, predicting the T = "
              f"{max(TB['pilot_T'])} pilots:", "",
              "| model | curve PredE | WorstE | R² | final-loss mean \\|error\\| |",
@@ -275,92 +428,35 @@ def markdown_testbed(res: dict) -> str:
     for r in res["fit_choice"]:
         lines.append(f"| {r['model']} | {100 * r['PredE']:.3f} % | {100 * r['WorstE']:.2f} % "
                      f"| {r['R2']:.4f} | {100 * r['final_mean_abs_error']:.3f} % |")
-    lines += ["", f"Refitted on all pilots: {res['model']['model']}, "
+    lines += ["", f"The design minimises the best of {', '.join(DESIGN_MODELS)} (no peak "
+              "covariate: a free shape games one with a spike to a high peak).",
+              "", f"Refitted on all pilots: {res['model']['model']}, "
               + ", ".join(f"{k} = {v:.4g}" for k, v in res["model"]["params"].items()), "",
               "| schedule | spec | predicted peak | predicted loss | measured best peak "
               "| measured best loss | measured at predicted peak |",
               "|---|---|---|---|---|---|---|"]
     for k, r in t.items():
-        lines.append(f"| {k} | `{r['spec']}` | {r['predicted_peak']:.4g} | "
+        spec = r["spec"] if not r["spec"].startswith("csv") else "free spline (csv)"
+        lines.append(f"| {k} | `{spec}` | {r['predicted_peak']:.4g} | "
                      f"{r['predicted_loss']:.4f} | {r['measured_peak']:.4g}"
                      f"{'' if r['bracketed'] else ' (edge)'} | {r['measured_loss']:.4f} | "
                      f"{r['at_predicted_peak']:.4f} |")
-    lines += ["", "| gain of the design over | predicted | measured (tuned) | measured at "
-              "predicted peaks (per seed) | predicted / measured | ranking | within 30 % |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "Gain = baseline − design (> 0: the design is better). Measured (tuned): "
+              "the seed-mean optima; ± the standard error of the per-seed gains (each seed's "
+              "own optimum, same seed = same initialisation and batches in every schedule).",
+              "", "| gain of the design over | predicted | measured (tuned, seed mean) | "
+              "per seed (tuned) | at predicted peaks (per seed) | predicted / measured | "
+              "ranking | within 30 % |", "|---|---|---|---|---|---|---|---|"]
     for b, r in g.items():
         ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        per = ", ".join(f"{v:+.4f}" for v in r["per_seed"])
         seeds = ", ".join(f"{v:+.4f}" for v in r["paired_by_seed"])
-        lines.append(f"| {b} | {r['predicted']:+.4f} | {r['measured_tuned']:+.4f} | "
+        lines.append(f"| {b} | {r['predicted']:+.4f} | {r['measured_tuned']:+.4f} ± "
+                     f"{r['per_seed_se']:.4f} | {per} | "
                      f"{r['measured_at_predicted_peak']:+.4f} ({seeds}) | {ratio} | "
                      f"{'holds' if r['ranking_holds'] else 'FAILS'} | "
                      f"{'yes' if r['within_30pct'] else 'no'} |")
-    ins = res["in_sample"]
-    params = ", ".join(f"{k} = {v:.4g}" for k, v in ins["params"].items())
-    lines += ["", f"Fitted on the {len(SEEDS) * 3 * len(PEAK_FACTORS)} target runs themselves "
-              f"(in-sample), {ins['model']} ({params}) "
-              f"predicts gains of {ins['gains']['cosine']:+.4f} over cosine and "
-              f"{ins['gains']['wsd']:+.4f} over WSD at the predicted peaks (final-loss mean "
-              f"|error| {100 * ins['final_mean_abs_error']:.2f} %)."]
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------- 25M curves
-MPL_BASELINES = {  # the published runs' schedules at T = 24000 (peak 3e-4, warm-up 2160)
-    "cosine_24000": "cosine(final=0.1)+warmup(2160)",
-    "wsd_20000_24000": "wsd(cooldown=4000,shape=geometric,final=0.1)+warmup(2160)",
-    "wsdld_20000_24000": "wsd(cooldown=4000,shape=linear,final=0.1)+warmup(2160)",
-}
-
-
-def mpl25m(work: Path) -> dict:
-    """What convex-ed-gt (fitted on the MPL protocol's three runs) designs at T = 24000 and
-    72000, beside the measured cosine and WSD runs and a refitted Multi-Power Law's design."""
-    from convexlaw.design import design_schedule
-    from convexlaw.design.plot import plot_design
-    from convexlaw.protocols import MPL_FIT, make_model
-    from convexlaw.runs import load_runs
-
-    runs = {r.name: r for r in load_runs(sorted((DATA / "mpl-25m").glob("*.csv")))}
-    fit_runs = [runs[n] for n in MPL_FIT]
-    out: dict = {"fit_runs": list(MPL_FIT), "models": {}}
-    for name in ("convex-ed-gt", "mpl"):
-        t0 = time.perf_counter()
-        model = make_model(name).fit(fit_runs)
-        (work / f"fit-25m-{name}.json").write_text(json.dumps(model.to_dict(), indent=1))
-        rec: dict = {"params": model.params_, "fit_seconds": time.perf_counter() - t0,
-                     "measured_vs_predicted": [], "designs": []}
-        for rname in ("cosine_24000", "wsd_20000_24000", "wsdld_20000_24000",
-                      "cosine_72000", "constant_72000"):
-            r = runs[rname]
-            obs = float(r.curve()[1][-1])
-            pred = float(model.predict(r, [r.T])[0])
-            rec["measured_vs_predicted"].append(
-                {"run": rname, "T": r.T, "fitted": rname in MPL_FIT, "measured": obs,
-                 "predicted": pred, "error": pred / obs - 1})
-        for T in (24000, 72000):
-            base = [MPL_BASELINES["cosine_24000"], MPL_BASELINES["wsd_20000_24000"]]
-            if T != 24000:  # the same shapes stretched: WSD's 4000-step decay = 1/6 of 24000
-                base = [base[0], "wsd(cooldown=0.1832,shape=geometric,final=0.1)+warmup(2160)"]
-            for family in ("wsd", "free"):
-                t0 = time.perf_counter()
-                d = design_schedule(model, T, family=family, peak=3e-4, warmup=2160,
-                                    baselines=base, knots=24)
-                secs = time.perf_counter() - t0
-                fig = RESULTS / f"design-25m-{name}-{family}-T{T}.png"
-                plot_design(d, fig, title=f"25M curves, {name} fitted on {', '.join(MPL_FIT)}:"
-                            f" {family} design at T = {T}, peak 3e-4")
-                item = d.to_dict()
-                item.pop("curves")
-                item["seconds"] = secs
-                item["figure"] = str(fig.relative_to(ROOT.parent))
-                rec["designs"].append(item)
-                print(f"[25m {name} T={T} {family}] {d.designed.spec or 'free'}: "
-                      f"{d.designed.loss:.5f}; " + ", ".join(
-                          f"{b.spec}@{b.peak:.3g} {b.loss:.5f}" for b in d.baselines),
-                      file=sys.stderr)
-        out["models"][name] = rec
-    return out
 
 
 def jsonable(obj):
@@ -369,62 +465,34 @@ def jsonable(obj):
     return plain(obj, finite=True)
 
 
-def _short(spec: str | None) -> str:
-    return (spec or "free spline").replace("+warmup(2160)", "")
-
-
-def markdown_25m(res: dict) -> str:
-    lines = ["## The 25M curves (Multi-Power-Law runs, ../shared/data/mpl-25m)", "",
-             f"Fitted on {', '.join(res['fit_runs'])}; every schedule warms up over 2160 "
-             "steps and peaks at 3e-4 (fixed, as in the published runs).", ""]
-    for name, rec in res["models"].items():
-        lines += [f"### {name}", "", "Published runs, final logged loss:", "",
-                  "| run | fitted on it | measured | predicted | error |", "|---|---|---|---|---|"]
-        for r in rec["measured_vs_predicted"]:
-            lines.append(f"| {r['run']} | {'yes' if r['fitted'] else 'no'} | "
-                         f"{r['measured']:.4f} | {r['predicted']:.4f} | "
-                         f"{100 * r['error']:+.2f} % |")
-        lines += ["", "Designs (peak 3e-4 fixed; gain = baseline − design, predicted):", "",
-                  "| T | family | designed | predicted | cosine | gain | WSD (geometric) | gain "
-                  "| s |", "|---|---|---|---|---|---|---|---|---|"]
-        for d in rec["designs"]:
-            fixed = [b for b in d["baselines"] if b["peak_mode"] == "fixed"]
-            cos, wsd = fixed[0], fixed[1]
-            des = d["designed"]
-            lines.append(f"| {d['steps']} | {d['family']} | `{_short(des['spec'])}` | "
-                         f"{des['loss']:.4f} | {cos['loss']:.4f} | "
-                         f"{cos['loss'] - des['loss']:+.4f} | {wsd['loss']:.4f} | "
-                         f"{wsd['loss'] - des['loss']:+.4f} | {d['seconds']:.0f} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=("testbed", "mpl25m", "pilots", "design"),
+    ap.add_argument("part", choices=("testbed", "models", "mpl25m", "pilots", "design"),
                     help="design: the testbed's pilots, fit and designs, without the targets")
-    RESULTS.mkdir(exist_ok=True)
-    ap.add_argument("--testbed", choices=tuple(TESTBEDS), default="mlp")
+    ap.add_argument("--testbed", choices=tuple(TESTBEDS), default="fresh")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
+    RESULTS.mkdir(exist_ok=True)
     TB.clear()
     TB.update(TESTBEDS[args.testbed])
     args.work = args.work or ROOT / "work" / f"design-{args.testbed}"
     args.work.mkdir(parents=True, exist_ok=True)
     warnings.simplefilter("ignore")
     if args.part == "mpl25m":
-        res = mpl25m(args.work)
-        (RESULTS / "design-25m.json").write_text(json.dumps(jsonable(res), indent=1))
-        md = markdown_25m(res)
-        (RESULTS / "design-25m.md").write_text(md)
-        print(md)
+        from design_25m import main_25m  # bench/design_25m.py, beside this file
+
+        main_25m(args.work)
     if args.part == "testbed":
         res, model = testbed(args.work)
-        plot_targets(res, model, RESULTS / "design-testbed.png")
-        (RESULTS / "design-testbed.json").write_text(json.dumps(jsonable(res), indent=1))
+        plot_targets(res, model, RESULTS / f"{TB['prefix']}.png")
+        (RESULTS / f"{TB['prefix']}.json").write_text(json.dumps(jsonable(res), indent=1))
         md = markdown_testbed(res)
-        (RESULTS / "design-testbed.md").write_text(md)
+        (RESULTS / f"{TB['prefix']}.md").write_text(md)
         print(md)
+    if args.part == "models":
+        from design_models import main_models  # bench/design_models.py
+
+        main_models(args.work)
     if args.part == "design":
         res, _ = testbed(args.work, train=False)
         print(json.dumps(jsonable({k: res[k] for k in ("fit_choice", "schedules")}), indent=1))

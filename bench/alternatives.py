@@ -44,6 +44,7 @@ is recorded.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -180,7 +181,8 @@ def grid(tb: Testbed, store: Any, seeds: list[int], workers: int, extend: int = 
 
 
 def choose(name: str, quick: bool, db: str, plan_src: str | None = None,
-           also: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+           also: tuple[tuple[str, str], ...] = (),
+           pilot_T: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Every method's choice for one testbed (runs in its own worker process; new runs
     come back to the parent, the store's only writer)."""
     import torch
@@ -190,6 +192,8 @@ def choose(name: str, quick: bool, db: str, plan_src: str | None = None,
 
     torch.set_num_threads(1)
     tb = (QUICK if quick else TESTBEDS)[name]
+    if pilot_T:
+        tb = dataclasses.replace(tb, pilot_T=pilot_T)
     store = RunStore(db)
     new: list = []
 
@@ -474,6 +478,8 @@ def main() -> None:
                     help="plan with the convexlaw of this src folder (another checkout)")
     ap.add_argument("--rebuild", action="store_true",
                     help="only rewrite the markdown and figures from the result JSON")
+    ap.add_argument("--pilot-T", default=None, metavar="T1,T2,…",
+                    help="pilot horizons instead of the testbed's (e.g. 100,200,400)")
     ap.add_argument("--also-plan", action="append", default=[], metavar="LABEL=SRC",
                     help="an extra row: the same pilots planned by the convexlaw in SRC")
     args = ap.parse_args()
@@ -519,6 +525,16 @@ def main() -> None:
     store = RunStore(args.db)
     t0, load0 = time.perf_counter(), os.getloadavg()
     tbs = [beds[n] for n in names]
+    pilot_T = None
+    if args.pilot_T:
+        try:
+            pilot_T = tuple(sorted({int(x) for x in args.pilot_T.split(",")}))
+        except ValueError:
+            raise SystemExit(f"--pilot-T {args.pilot_T!r}: expected integers like 100,200,400"
+                             ) from None
+        if len(pilot_T) < 2 or pilot_T[0] < 2:
+            raise SystemExit(f"--pilot-T {args.pilot_T!r}: expected two or more horizons >= 2")
+        tbs = [dataclasses.replace(tb, pilot_T=pilot_T) for tb in tbs]
 
     ensure(store, [c for tb in tbs for c in tb.pilots()], args.workers, "pilots")
     grids = {tb.name: grid(tb, store, seeds, args.workers) for tb in tbs}
@@ -527,7 +543,7 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=min(args.workers, len(tbs)),
                              mp_context=get_context("spawn")) as pool:
         futs = {tb.name: pool.submit(choose, tb.name, args.quick, str(args.db),
-                                     args.plan_src, also) for tb in tbs}
+                                     args.plan_src, also, pilot_T) for tb in tbs}
         chosen = {}
         for n, f in futs.items():
             res = f.result()

@@ -274,11 +274,12 @@ def test_default_cadence_scales_with_the_run_from_its_counts():
     gpt = dict(params=120_576, flops=235e6, batch=16)  # byte-GPT 2×64, 16 × 64 tokens
     short, mid, long = (default_cadence(T, **mlp) for T in (1000, 2000, 5000))
     assert (short.every, short.checks, short.hessian_steps) == (100, 11, (1000,))
-    assert (mid.every, mid.checks, mid.hessian_steps) == (100, 21, (0, 2000))
+    assert (mid.every, mid.checks, mid.hessian_steps) == (100, 21, (2000,))
     assert (long.checks, long.hessian_steps) == (21, (0, 2500, 5000))
     assert all(c.cost <= c.budget for c in (short, mid, long))
     assert default_cadence(200, **gpt).hessian_steps == ()
-    assert default_cadence(1000, **gpt).hessian_steps == (0, 1000)
+    assert default_cadence(1000, **gpt).hessian_steps == (1000,)
+    assert default_cadence(2000, **gpt).hessian_steps == (0, 1000, 2000)
     # a larger evaluation batch costs more: fewer readings for the same run
     assert default_cadence(2000, **{**mlp, "eval_ratio": 4.0}).hessian_steps == ()
     fixed = default_cadence(1000, every=10, **mlp)  # the user's cadence stays
@@ -397,6 +398,9 @@ def test_bad_input_gives_one_line_errors(tmp_path):
                               "--dataset", "digits", "--db", str(tmp_path / "x.db")])
     assert out.exit_code == 2 and "--diagnose-every 0" in out.output
     assert len(out.output.strip().splitlines()) == 1
+    lone = runner.invoke(app, ["train", "--hessian-every", "3", "--steps", "10", "--dataset",
+                               "digits", "--db", str(tmp_path / "x.db")])
+    assert lone.exit_code == 2 and "need --diagnose" in lone.output
     # a non-finite loss at a checkpoint stops the diagnostics with a message naming it
     model = tiny_mlp()
     diag = Diagnoser(model, loss_fn, batch, every=2)

@@ -11,12 +11,12 @@ by ``torch.utils.flop_counter`` on one forward). With ρ = eval batch / training
 π = ``PASS_FLOPS``·N/F (the cost of one pass over a float64 vector of the N parameters)
 and b the samples of a training batch,
 
-    a check k (k earlier checks)  c_k = ρ·(1 + 4/3) + (2k + 16)·π
+    a check k (k earlier checks)  c_k = ρ·(1 + 4/3) + (2k + 30)·π
         (a forward-backward and four probe forwards of the evaluation batch; two inner
-        products with every earlier checkpoint and ~16 passes over the current one)
-    a Hessian reading             h   = ρ·(1 + 2.5·``HVPS``) + 10·``HVPS``·π + r·(8π + 2/b)
+        products with every earlier checkpoint and ~30 passes over the current one)
+    a Hessian reading             h   = ρ·(1 + 2.5·``HVPS``) + 12·``HVPS``·π + r·(8π + 2/b)
         (the gradient with its graph, then ``HVPS`` Lanczos steps, each a Hessian-vector
-        product of ~2.5 F and ~10 vector passes; the per-sample readings: r = samples ×
+        product of ~2.5 F and ~12 vector passes; the per-sample readings: r = samples ×
         outputs Jacobian rows, each ~8 passes and ~2 backwards of one sample)
 
 The constants were measured on the development CPU (one thread): a product costs 1.4 F
@@ -24,20 +24,22 @@ The constants were measured on the development CPU (one thread): a product costs
 on the MLP (``PASS_FLOPS`` = 40 FLOPs per parameter), less on the others; a Jacobian row
 9 passes (MLP) or 2 one-sample backwards (CNN).
 
-**Rule**: the budget is ``BUDGET``·T F (a training step itself costs 1.1–1.4 F with its
-optimizer step, data and held-out evaluations, so this is ≈ 13–16 % of a plain run). It is
+**Rule**: the budget is ``BUDGET``·T F (a training step itself costs 1.0–1.4 F with its
+optimizer step, data and held-out evaluations, so this is ≈ 11–15 % of a plain run). It is
 spent in this order, each step taken only while the total fits: 10 check intervals (fewer,
-down to ``MIN_CHECKS``, if even those do not fit), a Hessian reading at the last check,
-one at step 0, 20 check intervals, one at the middle check. A run of a few hundred steps
-thus gets 11 checks and no Hessian reading (``hessian_every`` asks for them anyway), one of
-a few thousand 21 checks with readings at steps 0 and T, a longer one also at T/2.
+down to ``MIN_CHECKS``, if even those do not fit), a Hessian reading at the last check, 20
+check intervals, a reading at step 0, one at the middle check. Checks come first: they
+carry t0; the Hessian is reported beside it. A run of a few hundred steps thus gets 11
+checks and no Hessian reading (``hessian_every`` asks for them anyway), one of 1000–2000
+steps 11 or 21 checks and a reading at T, one of a few thousand steps or more 21 checks
+with readings at 0, T/2 and T.
 
 >>> mlp = dict(params=269_322, flops=68.8e6, batch=128, sample_rows=80)  # MLP-256
 >>> c = default_cadence(2000, **mlp)
 >>> c.every, c.hessian_steps, c.checks
-(100, (0, 2000), 21)
->>> default_cadence(1000, **mlp).hessian_steps, default_cadence(5000, **mlp).hessian_steps
-((1000,), (0, 2500, 5000))
+(100, (2000,), 21)
+>>> default_cadence(1000, **mlp).checks, default_cadence(5000, **mlp).hessian_steps
+(11, (0, 2500, 5000))
 >>> default_cadence(200, params=120_576, flops=235e6, batch=16).hessian_steps  # byte-GPT
 ()
 """
@@ -48,7 +50,7 @@ from dataclasses import dataclass
 
 __all__ = ["BUDGET", "Cadence", "default_cadence"]
 
-BUDGET = 0.18  # of the run's forward-backward passes (one per step)
+BUDGET = 0.15  # of the run's forward-backward passes (one per step)
 PASS_FLOPS = 40.0  # FLOPs of a forward that cost as much as one float64 pass, per parameter
 HVPS = 20  # Hessian-vector products per reading (10–31 measured at tol 1e-2)
 HVP_COST = 2.5  # forward-backwards per product
@@ -89,13 +91,13 @@ def default_cadence(steps: int, *, params: int, flops: float, batch: int,
                          f"batch={batch}, params={params}, flops={flops}")
     fb = 3.0 * flops
     pi = PASS_FLOPS * params / fb
-    reading = (eval_ratio * (1 + HVP_COST * HVPS) + 10 * HVPS * pi
+    reading = (eval_ratio * (1 + HVP_COST * HVPS) + 12 * HVPS * pi
                + sample_rows * (8 * pi + 2 / batch))
     total = budget * steps
 
     def checks_cost(ev: int) -> float:
         n = len(_check_steps(steps, ev))
-        return sum(eval_ratio * (1 + PROBE_FORWARDS) + (2 * k + 16) * pi for k in range(n))
+        return sum(eval_ratio * (1 + PROBE_FORWARDS) + (2 * k + 30) * pi for k in range(n))
 
     def every_for(k: int) -> int:
         return max(1, steps // k)
@@ -108,7 +110,7 @@ def default_cadence(steps: int, *, params: int, flops: float, batch: int,
     else:
         ev = every
     cost, readings, grow = checks_cost(ev), 0, every is None
-    for what in ("H", "H", "K", "H"):
+    for what in ("H", "K", "H", "H"):
         if what == "K":
             if not grow:
                 continue

@@ -6,9 +6,9 @@ What the harness adds to :class:`~convexlaw.convexity.Diagnoser`:
   drawn once from the *training* data with a generator of its own (seed
   ``EVAL_SEED + run seed``), so the training batches are untouched;
 - the cadence default (:mod:`.cadence`): checks and Hessian readings within a budget of
-  ~18 % of the run's forward-backward passes, estimated from counts (steps, batch sizes,
+  15 % of the run's forward-backward passes, estimated from counts (steps, batch sizes,
   parameters, the model's FLOPs) — 11 or 21 checks; Hessian and per-sample readings at
-  none, the last, steps 0 and T, or 0, T/2 and T as the run's length allows;
+  none, the last, or steps 0, T/2 and T as the run's length allows;
 - the probe step along the update direction: the run's peak learning rate, so the
   curvature readings are comparable across the schedule;
 - the record, stored in ``run.tags["convexity"]`` (t0 at ``run.onset``);

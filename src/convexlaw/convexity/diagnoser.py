@@ -5,10 +5,9 @@ all on one fixed evaluation batch. At each check: the loss and gradient (path ch
 :mod:`.path`); the update that follows it, probed at five points along its direction
 (:mod:`.direction`); at every ``hessian_every``-th check (or at the steps
 ``hessian_steps``) also the Hessian's extremes (:mod:`.hessian`) and per-sample
-quantities (:mod:`.jacobian`). The parameters, their
-gradients and the model's buffers (BatchNorm statistics) are restored bit for bit after
-every measurement, and no random number generator is touched: a run with diagnostics has
-the same curves as one without.
+quantities (:mod:`.jacobian`). The parameters, their gradients and the model's buffers
+(BatchNorm statistics) are restored bit for bit after every measurement, and no random
+number generator is touched: a run with diagnostics has the same curves as one without.
 
 Use it in a loop with ``before_update(t)`` right before the optimizer step of update t,
 ``after_update(t, lr)`` right after it, and ``finish()`` at the end::

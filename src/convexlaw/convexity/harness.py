@@ -123,12 +123,15 @@ class HarnessDiagnoser:
         self.model, self.name = model, config.name()
         outputs = 0 if data.kind != "image" else int(data.classes)
         rows = self.samples * outputs if 0 < outputs <= MAX_OUTPUTS else 0
+        n = max(1, sum(p.numel() for p in model.parameters() if p.requires_grad))
+        # floor: 2 FLOPs per parameter and sample, should the counter miss the model's ops
+        # (a model without parameters is refused by the Diagnoser below, with its message)
+        flops = max(forward_flops(model, batch[0]) * config.batch_size / size,
+                    2.0 * n * config.batch_size)
         self.cadence = default_cadence(
-            config.steps, params=sum(p.numel() for p in model.parameters()
-                                     if p.requires_grad),
-            flops=forward_flops(model, batch[0]) * config.batch_size / size,
-            batch=config.batch_size, eval_ratio=size / config.batch_size,
-            sample_rows=min(rows, size * outputs), every=self.every)
+            config.steps, params=n, flops=flops, batch=config.batch_size,
+            eval_ratio=size / config.batch_size, sample_rows=max(0, min(rows, size * outputs)),
+            every=self.every)
         every = self.every or self.cadence.every
         hessian = ({"hessian_every": self.hessian_every} if self.hessian_every is not None
                    else {"hessian_steps": self.cadence.hessian_steps})

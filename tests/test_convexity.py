@@ -255,6 +255,64 @@ def test_checkpoints_on_disk_give_the_same_gaps(tmp_path):
     assert np.allclose(mem.sq_distances(), d2, equal_nan=True, rtol=1e-12)
 
 
+def test_checkpoint_matrix_grows_past_its_capacity():
+    rng = np.random.default_rng(1)
+    ws, gs = rng.standard_normal((11, 300)), rng.standard_normal((11, 300))
+    small, plain = PathRecorder(capacity=2), PathRecorder()
+    for t in range(11):
+        small.add(t, torch.from_numpy(ws[t]), torch.from_numpy(gs[t]), float(t))
+        plain.add(t, ws[t], gs[t], float(t))
+    assert np.allclose(small.gaps(), plain.gaps(), equal_nan=True, rtol=1e-12)
+    direct = [10 - s - gs[s] @ (ws[10] - ws[s]) for s in range(10)]
+    assert np.allclose(small.gaps()[:10, 10], direct, rtol=1e-12)
+
+
+def test_default_cadence_scales_with_the_run_from_its_counts():
+    from convexlaw.convexity import default_cadence
+
+    mlp = dict(params=269_322, flops=68.8e6, batch=128, sample_rows=80)  # MLP-256
+    gpt = dict(params=120_576, flops=235e6, batch=16)  # byte-GPT 2×64, 16 × 64 tokens
+    short, mid, long = (default_cadence(T, **mlp) for T in (1000, 2000, 5000))
+    assert (short.every, short.checks, short.hessian_steps) == (100, 11, (1000,))
+    assert (mid.every, mid.checks, mid.hessian_steps) == (100, 21, (2000,))
+    assert (long.checks, long.hessian_steps) == (21, (0, 2500, 5000))
+    assert all(c.cost <= c.budget for c in (short, mid, long))
+    assert default_cadence(200, **gpt).hessian_steps == ()
+    assert default_cadence(1000, **gpt).hessian_steps == (1000,)
+    assert default_cadence(2000, **gpt).hessian_steps == (0, 1000, 2000)
+    # a larger evaluation batch costs more: fewer readings for the same run
+    assert default_cadence(2000, **{**mlp, "eval_ratio": 4.0}).hessian_steps == ()
+    fixed = default_cadence(1000, every=10, **mlp)  # the user's cadence stays
+    assert fixed.every == 10 and fixed.checks == 101
+    assert default_cadence(3, **mlp).checks == 4  # every update, at least
+    with pytest.raises(ValueError, match="steps=0"):
+        default_cadence(0, **mlp)
+
+
+def test_hessian_readings_at_the_given_steps_only():
+    ds, x, y = digits(64)
+    res = run_loop(tiny_mlp(), loss_fn, (x, y), (x, y), steps=6, lr=0.1, every=2,
+                   hessian_steps=[0, 4], samples=2)
+    assert res.steps.tolist() == [0, 2, 4, 6]
+    assert np.isfinite(res["lam_max"][[0, 2]]).all() and np.isnan(res["lam_max"][[1, 3]]).all()
+    assert np.isfinite(res["structural_gap"][[0, 2]]).all()
+    assert res.settings["hessian_steps"] == [0, 4]
+    with pytest.raises(ConvexityError, match="hessian_steps must be steps ≥ 0, got -1"):
+        Diagnoser(tiny_mlp(), loss_fn, (x, y), every=2, hessian_steps=[0, -1])
+
+
+def test_harness_default_cadence_is_recorded_and_followed():
+    hook = HarnessDiagnoser()
+    run = train(TrainConfig(model="mlp", size=16, dataset="digits", steps=200, peak=0.1),
+                hooks=[hook])
+    c, cad = Convexity.from_run(run), hook.cadence
+    assert c.steps.tolist() == list(range(0, 200, cad.every)) + [200]
+    read = c.steps[np.isfinite(c["lam_max"])].tolist()
+    assert read == list(cad.hessian_steps) and c.settings["hessian_steps"] == read
+    assert c.settings["cadence"]["estimated_cost"] == cad.cost <= cad.budget
+    assert not c.settings["cadence"]["every_given"]
+
+
 # ---------------------------------------------------------------- harness, store, CLI
 @pytest.mark.parametrize("kw", [dict(model="mlp", size=16, dataset="digits"),
                                 dict(model="cnn", size=2, dataset="digits", batch_size=32),
@@ -340,6 +398,9 @@ def test_bad_input_gives_one_line_errors(tmp_path):
                               "--dataset", "digits", "--db", str(tmp_path / "x.db")])
     assert out.exit_code == 2 and "--diagnose-every 0" in out.output
     assert len(out.output.strip().splitlines()) == 1
+    lone = runner.invoke(app, ["train", "--hessian-every", "3", "--steps", "10", "--dataset",
+                               "digits", "--db", str(tmp_path / "x.db")])
+    assert lone.exit_code == 2 and "need --diagnose" in lone.output
     # a non-finite loss at a checkpoint stops the diagnostics with a message naming it
     model = tiny_mlp()
     diag = Diagnoser(model, loss_fn, batch, every=2)

@@ -171,16 +171,18 @@ def _print_runs(rows: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------- used by `convexlaw train`
-def diagnose_hook(diagnose: bool, every: int | None, hessian_every: int,
+def diagnose_hook(diagnose: bool, every: int | None, hessian_every: int | None,
                   reference: Path | None, save_final: Path | None) -> list[Any]:
     """The hooks for ``convexlaw train`` (``[]`` without --diagnose); one-line errors."""
     if not diagnose:
-        if every is not None or reference is not None or save_final is not None:
-            abort("--diagnose-every, --reference and --save-final need --diagnose")
+        if (every is not None or hessian_every is not None or reference is not None
+                or save_final is not None):
+            abort("--diagnose-every, --hessian-every, --reference and --save-final need "
+                  "--diagnose")
         return []
     if every is not None and every < 1:
         abort(f"--diagnose-every {every}: expected a positive number of updates")
-    if hessian_every < 1:
+    if hessian_every is not None and hessian_every < 1:
         abort(f"--hessian-every {hessian_every}: expected a positive number of checks")
     from convexlaw.convexity.errors import ConvexityError
 

@@ -106,9 +106,12 @@ def register(app: typer.Typer) -> None:
         diagnose: Annotated[bool, Opt("--diagnose", help="Measure convexity along the run "
                                       "(see `convexlaw convexity`).")] = False,
         diagnose_every: Annotated[int | None, Opt(help="Convexity checks every k updates "
-                                                  "(default T/20).")] = None,
-        hessian_every: Annotated[int, Opt(help="Hessian and per-sample readings at every "
-                                          "n-th check.")] = 10,
+                                                  "(default T/10 or T/20 by the run's "
+                                                  "length).")] = None,
+        hessian_every: Annotated[int | None, Opt(
+            help="Hessian and per-sample readings at every n-th check and the last "
+                 "(default: as the run's length allows; see `convexlaw.convexity.cadence`)."
+        )] = None,
         reference: Annotated[Path | None, Opt(help="Star-gap reference w*: a --save-final "
                                               "file of a longer run (default: final iterate)."
                                               )] = None,

@@ -12,7 +12,10 @@ run, on a fixed evaluation batch, at a cadence the user sets, this package measu
    edge-of-stability reading λ_max·η/2 (:mod:`.hessian`);
 4. per-sample gradient norms and the structural gap log(λ_max/λ_min) of JJᵀ — our reading
    of Qi, Gong & Li (:mod:`.jacobian`);
-5. the onset step t0 by one documented rule (:mod:`.onset`), stored with the run.
+5. the onset step t0 by one documented rule (:mod:`.onset`), stored with the run;
+
+with the harness, at a default cadence that fits a budget estimated from the run's counts
+(:mod:`.cadence`).
 
 The numpy parts (records, analysis, t0, figures) import without torch; the measuring
 parts (``Diagnoser``, ``HarnessDiagnoser``, ``hessian_extremes``, ``per_sample``) need the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from .cadence import Cadence, default_cadence
 from .direction import probe_quadratic
 from .onset import RULE, check_holds, onset_index
 from .path import PathRecorder, pair_holds, weak_convexity
@@ -36,13 +40,15 @@ from .result import Convexity, describe
 _LAZY = {
     "Diagnoser": "diagnoser", "ConvexityError": "errors",
     "HarnessDiagnoser": "harness", "load_reference": "harness", "save_params": "harness",
+    "forward_flops": "harness",
     "HessianExtremes": "hessian", "dense_hessian": "hessian", "hessian_extremes": "hessian",
     "hvp_fn": "hessian",
     "per_sample": "jacobian",
 }
 
-__all__ = ["RULE", "Convexity", "PathRecorder", "check_holds", "describe", "onset_index",
-           "pair_holds", "probe_quadratic", "weak_convexity", *sorted(_LAZY)]
+__all__ = ["RULE", "Cadence", "Convexity", "PathRecorder", "check_holds", "default_cadence",
+           "describe", "onset_index", "pair_holds", "probe_quadratic", "weak_convexity",
+           *sorted(_LAZY)]
 
 
 def __getattr__(name: str):

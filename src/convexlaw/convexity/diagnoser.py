@@ -3,11 +3,11 @@
 Checks happen at steps t = 0, k, 2k, … (t = updates done; k = ``every``) and at the end,
 all on one fixed evaluation batch. At each check: the loss and gradient (path checks,
 :mod:`.path`); the update that follows it, probed at five points along its direction
-(:mod:`.direction`); at every ``hessian_every``-th check also the Hessian's extremes
-(:mod:`.hessian`) and per-sample quantities (:mod:`.jacobian`). The parameters, their
-gradients and the model's buffers (BatchNorm statistics) are restored bit for bit after
-every measurement, and no random number generator is touched: a run with diagnostics has
-the same curves as one without.
+(:mod:`.direction`); at every ``hessian_every``-th check (or at the steps
+``hessian_steps``) also the Hessian's extremes (:mod:`.hessian`) and per-sample
+quantities (:mod:`.jacobian`). The parameters, their gradients and the model's buffers
+(BatchNorm statistics) are restored bit for bit after every measurement, and no random
+number generator is touched: a run with diagnostics has the same curves as one without.
 
 Use it in a loop with ``before_update(t)`` right before the optimizer step of update t,
 ``after_update(t, lr)`` right after it, and ``finish()`` at the end::
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,10 @@ class Diagnoser:
 
     ``batch``: the fixed evaluation batch (inputs, targets); ``loss_fn(outputs, targets)``
     its mean loss. ``every``: the cadence in updates; ``hessian_every``: Hessian and
-    per-sample readings at every so many checks (and at the last); ``eps``: the probe step
+    per-sample readings at every so many checks (and at the last); ``hessian_steps``:
+    instead, the steps (updates done) whose checks take them, and only those (the
+    harness's default, :mod:`.cadence`); ``checks``: the number of checks expected
+    (reserves the checkpoints' memory); ``eps``: the probe step
     along the update direction (default: each update's own learning rate); ``reference``:
     a flat parameter vector w* for the star gaps (default: the final iterate);
     ``samples``: how many of the batch's samples enter the per-sample readings;
@@ -64,13 +67,22 @@ class Diagnoser:
     """
 
     def __init__(self, model: torch.nn.Module, loss_fn: Callable, batch: tuple, *,
-                 every: int, hessian_every: int = 10, eps: float | None = None,
+                 every: int, hessian_every: int = 10,
+                 hessian_steps: Collection[int] | None = None, checks: int | None = None,
+                 eps: float | None = None,
                  reference: torch.Tensor | np.ndarray | None = None, samples: int = 8,
                  lanczos_tol: float = 1e-2, lanczos_steps: int = 40,
                  lanczos_method: str = "lanczos", max_outputs: int = 64,
                  checkpoint_dir: str | Path | None = None) -> None:
         self.every = _positive_int("cadence (every)", every)
         self.hessian_every = _positive_int("hessian_every", hessian_every)
+        self.hessian_steps = None
+        if hessian_steps is not None:
+            bad = [v for v in hessian_steps if isinstance(v, bool)
+                   or not isinstance(v, int | np.integer) or v < 0]
+            if bad:
+                raise ConvexityError(f"hessian_steps must be steps ≥ 0, got {bad[0]!r}")
+            self.hessian_steps = frozenset(int(v) for v in hessian_steps)
         if not isinstance(model, torch.nn.Module):
             raise ConvexityError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.params = trainable(model)
@@ -105,7 +117,7 @@ class Diagnoser:
             with self._at(w_ref.to(self.params[0])):
                 l_ref, _ = self._loss_grad(step=None)
             ref, self.reference_loss = (w_ref, l_ref), l_ref
-        self.path = PathRecorder(checkpoint_dir, ref)
+        self.path = PathRecorder(checkpoint_dir, ref, capacity=checks)
         self.rows: list[dict[str, float]] = []
         self._pending: tuple[int, torch.Tensor] | None = None
         self.error: str | None = None
@@ -113,7 +125,7 @@ class Diagnoser:
 
     # ---------------------------------------------------------------- state handling
     def _flat(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self.params]).clone()
+        return torch.cat([p.detach().reshape(-1) for p in self.params])  # a new tensor
 
     def _set(self, flat: torch.Tensor) -> None:
         with torch.no_grad():
@@ -123,16 +135,22 @@ class Diagnoser:
                 i += p.numel()
 
     @contextmanager
-    def _at(self, flat: torch.Tensor | None = None) -> Iterator[None]:
-        """Parameters (moved to ``flat`` if given) and buffers as they were, on exit."""
-        saved = self._flat()
+    def _at(self, flat: torch.Tensor | None = None, saved: torch.Tensor | None = None
+            ) -> Iterator[None]:
+        """Parameters (moved to ``flat`` if given) and buffers as they were, on exit.
+
+        ``saved``: the current flat parameters, when the caller has them already. Without
+        ``flat`` the parameters are not touched (the measurements inside read them only)
+        and only the buffers (BatchNorm statistics) are restored."""
         buffers = [b.detach().clone() for b in self.model.buffers()]
         if flat is not None:
+            saved = self._flat() if saved is None else saved
             self._set(flat)
         try:
             yield
         finally:
-            self._set(saved)
+            if flat is not None:
+                self._set(saved)
             with torch.no_grad():
                 for b, v in zip(self.model.buffers(), buffers, strict=True):
                     b.copy_(v)
@@ -194,12 +212,18 @@ class Diagnoser:
             loss, g = self._loss_grad(step)
         w = self._flat()
         self.path.add(step, w, g, loss)
-        row = {"loss": loss, "grad_norm": float(g.double().norm())}
+        row = {"loss": loss,
+               "grad_norm": float(torch.linalg.vector_norm(g, dtype=torch.float64))}
         self.rows.append(row)
         self._pending = (step, w) if probe_next else None
-        if (len(self.path) - 1) % self.hessian_every == 0 or not probe_next:
+        if self._reads_hessian(step, final=not probe_next):
             row.update(self._curvature_readings(step))
         row["cpu_seconds"] = time.process_time() - c0
+
+    def _reads_hessian(self, step: int, final: bool) -> bool:
+        if self.hessian_steps is not None:
+            return step in self.hessian_steps
+        return final or (len(self.path) - 1) % self.hessian_every == 0
 
     def _curvature_readings(self, step: int) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -232,17 +256,18 @@ class Diagnoser:
         row["lr"] = lr
         if not lr > 0:
             return  # no step taken: no direction to probe
-        d = (w_prev - self._flat()) / lr
+        w_now = self._flat()
+        d = (w_prev - w_now) / lr
         eps = self.eps if self.eps is not None else lr
         losses = []
-        with self._at():
+        with self._at(w_prev, saved=w_now):
             for a in PROBES:
                 if a == 0:
                     losses.append(row["loss"])
                     continue
                 self._set(w_prev - (a * eps) * d)
                 losses.append(self._loss())
-        d_norm = float(d.double().norm())
+        d_norm = float(torch.linalg.vector_norm(d, dtype=torch.float64))
         try:
             p = probe_quadratic(eps, losses, d_norm)
         except ValueError as err:
@@ -260,6 +285,8 @@ class Diagnoser:
                   for k in CHECK_FIELDS}
         star, star_d2, which = self.path.star()
         settings = {"every": self.every, "hessian_every": self.hessian_every,
+                    "hessian_steps": (None if self.hessian_steps is None
+                                      else sorted(self.hessian_steps)),
                     "eps": self.eps, "samples": self.samples,
                     "eval_batch": int(len(self.batch[0])),
                     "parameters": int(sum(p.numel() for p in self.params)),

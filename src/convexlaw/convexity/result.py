@@ -222,9 +222,13 @@ def describe(summary: dict[str, Any]) -> str:
             f"(after t0 {pct(summary.get('pairs_holding_after_t0'))}), "
             f"ρ max {num(summary.get('rho_max'))}, curvature > 0 at "
             f"{pct(summary.get('curvature_positive'))} of checks, "
-            f"λ_max {num(summary.get('lam_max_last'))}, "
-            f"λ_min {num(summary.get('lam_min_min'))}, λ_max·η/2 ≤ {num(summary.get('eos_max'))}"
-            f" ({summary.get('checks')} checks; star reference: {summary.get('reference')})")
+            + (f"λ_max {num(summary.get('lam_max_last'))}, "
+               f"λ_min {num(summary.get('lam_min_min'))}, "
+               f"λ_max·η/2 ≤ {num(summary.get('eos_max'))}"
+               if summary.get("lam_max_last") is not None else
+               "no Hessian reading (the default cadence skips them on short runs; "
+               "--hessian-every asks for them)")
+            + f" ({summary.get('checks')} checks; star reference: {summary.get('reference')})")
     if summary.get("error"):
         line += f"; stopped: {summary['error']}"
     return line

@@ -49,7 +49,7 @@ def _pieces(s: np.ndarray, starts: ArrayLike, values: np.ndarray) -> np.ndarray:
 # ~4 ns; q and r are functions of the step alone, so a value does not depend on where a
 # chunk starts (bit-identical chunkings), and the error is ~3 ulp of 1, as np.cos(π·x)'s own
 # rounding of its argument.
-_SPAN = 4096
+_SPAN = 1 << 14  # = schedules.chunks.CHUNK: a chunk spans at most two table runs
 
 
 @functools.lru_cache(maxsize=64)

@@ -17,9 +17,9 @@ bounded → ``pass`` with the limit, c and k; growing → ``fail`` with the meas
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
-import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any

@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -181,13 +182,7 @@ class RunStore:
         conn = None
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError as err:  # a read-only store can still be read
-                if "readonly" not in str(err):
-                    raise
-            conn.execute("PRAGMA synchronous=FULL")
-            self._init_schema(conn)
+            self._open(conn)
         except (sqlite3.DatabaseError, RunStoreError) as err:
             if conn is not None:
                 conn.close()
@@ -199,6 +194,30 @@ class RunStore:
             raise RunStoreError(f"cannot open run store {self.path}: {err}") from None
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _open(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and the schema, retried while another process holds the lock: switching
+        a new file to WAL takes an exclusive lock for which SQLite does not always call its
+        busy handler (writers opening a new store at once saw "database is locked")."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.01
+        while True:
+            try:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError as err:  # a read-only store can still be read
+                    if "readonly" not in str(err):
+                        raise
+                conn.execute("PRAGMA synchronous=FULL")
+                self._init_schema(conn)
+                return
+            except (sqlite3.OperationalError, RunStoreError) as err:
+                text = str(err)
+                if ("locked" not in text and "busy" not in text) \
+                        or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(2 * pause, 0.5)
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -159,8 +159,8 @@ class BoundModel(CurveModel):
         P = np.concatenate([terms.P[idx] for _, terms, idx, _ in parts])
         r = np.concatenate([np.full(idx.size, d.peak / getattr(self, "peak_ref", 1e-3))
                             for d, (_, _, idx, _) in zip(data, parts, strict=True)])
-        obs = [o for *_, o in parts]
-        if any(o is None for o in obs):
+        obs = [o for *_, o in parts if o is not None]
+        if len(obs) < len(parts):
             return None
         Y0 = np.concatenate([o.Y(0.0) for o in obs])
         coef = (np.concatenate([o._build_spline("power").c for o in obs], axis=2)

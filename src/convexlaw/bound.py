@@ -347,9 +347,19 @@ def peak_split_blocks(blocks: Iterable[np.ndarray], n: int, D: float = 1.0,
         if buf.size < v.size:
             buf = np.empty(max(v.size, 1 << 15))
         g = buf[: v.size]
-        g[:-1] = v[1:]
         g[-1] = carry
-        np.cumsum(g[::-1], out=g[::-1])  # g[k − a] = P_t − P_k
+        if v.size > 1 and v.flags.writeable:
+            # g[k − a] = P_t − P_k = carry + v[-1] + … + v[k+1]: summed straight from v
+            # (its last value lent the carry for the pass) rather than from a copy
+            last_v = v[-1]
+            v[-1] = last_v + carry
+            try:
+                np.cumsum(v[:0:-1], out=g[-2::-1])
+            finally:
+                v[-1] = last_v
+        elif v.size > 1:  # a read-only block: the same sums from a copy
+            g[:-1] = v[1:]
+            np.cumsum(g[::-1], out=g[::-1])
         carry = float(v[0] + g[0])
         m = min(v.size, t - 1 - a)  # sources k = a … t − 2
         if m > 0:

@@ -85,15 +85,16 @@ def _striped(fn: Callable[[np.ndarray], np.ndarray], m: np.ndarray, k: int,
 
 
 def _fill(fn: Callable[[np.ndarray], np.ndarray], m: np.ndarray, a: int, b: int,
-          shift: int = 0) -> float:
+          shift: int = 0, top: bool = True) -> float:
     """m[a − shift : b − shift] = fn(steps a … b−1), chunk by chunk; returns the largest
-    value."""
+    value (``top=False``: 0, the pass skipped)."""
     tops = [0.0]
     for c in range(a, b, CHUNK):
         d = min(c + CHUNK, b)
         v = m[c - shift : d - shift]
         v[:] = fn(_BASE[: d - c] + c)
-        tops.append(v.max())
+        if top:
+            tops.append(v.max())
     return float(np.max(tops))  # NaN, if any, propagates (as m.max() would)
 
 
@@ -114,7 +115,7 @@ def reversed_chunks(fn: Callable[[np.ndarray], np.ndarray], n: int) -> Iterator[
     if n < THREADED or WORKERS == 1:
         buf = np.empty(min(n, BLOCK))
         for a, b in bounds:
-            _fill(fn, buf, a, b, a)
+            _fill(fn, buf, a, b, a, top=False)  # the values are not divided: no maximum
             yield buf[: b - a]
         return
     # blocks i+1 … i+AHEAD+1 are pending or in use at once: AHEAD + 1 buffers suffice
@@ -122,7 +123,7 @@ def reversed_chunks(fn: Callable[[np.ndarray], np.ndarray], n: int) -> Iterator[
 
     def make(i: int) -> np.ndarray:
         a, b = bounds[i]
-        _fill(fn, ring[i % len(ring)], a, b, a)
+        _fill(fn, ring[i % len(ring)], a, b, a, top=False)
         return ring[i % len(ring)][: b - a]
 
     pool = _pool()

@@ -34,7 +34,15 @@ import numpy as np
 
 from convexlaw.curve.base import CurveModel
 from convexlaw.curve.data import CurveData
-from convexlaw.curve.terms import A_BOUNDS, A_GRID, K_BOUNDS, ObsTerms, eval_index, run_terms
+from convexlaw.curve.terms import (
+    A_BOUNDS,
+    A_GRID,
+    K_BOUNDS,
+    ObsTerms,
+    eval_index,
+    run_terms,
+    spline_Y,
+)
 from convexlaw.fitting import Param, search, solve_linear
 
 __all__ = ["BoundModel", "ConvexED", "ConvexGT", "ConvexModel"]
@@ -129,18 +137,22 @@ class BoundModel(CurveModel):
                   Y(0.0)]
         else:
             Ys = [Y(shape.get("a", 0.0))]
-        r = d.peak / getattr(self, "peak_ref", 1e-3)
-        peak = self._peak()
-        sD = sG = 1.0
-        if peak == "bound":
-            sD = sG = r ** shape["gamma"]
-        elif peak == "grad":
-            sG = r ** (-2.0 * shape["beta"])
-        elif peak == "split":
-            sD, sG = r ** shape["gamma_D"], r ** shape["gamma_G"]
+        sD, sG = self._peak_factors(shape, d.peak / getattr(self, "peak_ref", 1e-3))
         M = np.full((d.steps.size, 2 + len(Ys)), np.nan)
         M[keep] = np.column_stack([np.ones(idx.size), sD * X] + [sG * Y for Y in Ys])
         return M
+
+    def _peak_factors(self, shape: dict[str, float], r: Any) -> tuple[Any, Any]:
+        """(s_D, s_G) at the peak ratio r = η_peak/η_ref (a number, or one per row)."""
+        peak = self._peak()
+        if peak == "bound":
+            s = r ** shape["gamma"]
+            return s, s
+        if peak == "grad":
+            return 1.0, r ** (-2.0 * shape["beta"])
+        if peak == "split":
+            return r ** shape["gamma_D"], r ** shape["gamma_G"]
+        return 1.0, 1.0
 
     def _stacked(self, data: list[CurveData]):
         """The search's design matrix of all runs at once, or None where it does not apply
@@ -163,10 +175,9 @@ class BoundModel(CurveModel):
         if len(obs) < len(parts):
             return None
         Y0 = np.concatenate([o.Y(0.0) for o in obs])
-        coef = (np.concatenate([o._build_spline("power").c for o in obs], axis=2)
+        coef = (np.concatenate([o.log_spline("power") for o in obs], axis=2)
                 if self._grad() == "power" else None)
         ones = np.ones(P.size)
-        peak = self._peak()
 
         def design(shape: dict[str, float]) -> np.ndarray | None:
             X = 0.5 * P ** (shape.get("c", 0.0) - 1.0)
@@ -174,21 +185,11 @@ class BoundModel(CurveModel):
             if a == 0.0 or coef is None:
                 Y = Y0
             elif A_GRID[0] <= a <= A_GRID[-1]:
-                i = int(np.clip(np.searchsorted(A_GRID, a) - 1, 0, A_GRID.size - 2))
-                dx = a - A_GRID[i]
-                c = coef[:, i, :]
-                Y = np.exp(((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3])
+                Y = spline_Y(coef, A_GRID, a)
             else:
                 return None  # exact Y per run: ``_columns``
-            if peak == "bound":
-                s = r ** shape["gamma"]
-                return np.column_stack([ones, s * X, s * Y])
-            if peak == "grad":
-                return np.column_stack([ones, X, r ** (-2.0 * shape["beta"]) * Y])
-            if peak == "split":
-                return np.column_stack([ones, r ** shape["gamma_D"] * X,
-                                        r ** shape["gamma_G"] * Y])
-            return np.column_stack([ones, X, Y])
+            sD, sG = self._peak_factors(shape, r)
+            return np.column_stack([ones, sD * X, sG * Y])
 
         return design
 

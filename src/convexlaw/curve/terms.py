@@ -177,6 +177,11 @@ class ObsTerms:
             self._exact[key] = self.exact_many(np.array([a]), family)[0]
         return self._exact[key]
 
+    def log_spline(self, family: str = "power") -> np.ndarray:
+        """Coefficients (4, grid intervals, len(idx)) of the family's cubic spline of log Y
+        in its exponent (on A_GRID for "power", K_GRID = log κ for "exp")."""
+        return self._build_spline(family).c
+
     def _build_spline(self, family: str) -> CubicSpline:
         if family not in self._spline:
             grid = A_GRID if family == "power" else np.exp(K_GRID)
@@ -194,11 +199,16 @@ class ObsTerms:
         x = a if family == "power" else (np.log(a) if a > 0 else -np.inf)
         if exact or (family == "power" and a == 0.0) or not grid[0] <= x <= grid[-1]:
             return self.exact(a, family)
-        cs = self._build_spline(family)
-        i = int(np.clip(np.searchsorted(grid, x) - 1, 0, grid.size - 2))
-        dx = x - grid[i]
-        c = cs.c[:, i, :]
-        return np.exp(((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3])
+        return spline_Y(self.log_spline(family), grid, x)
+
+
+def spline_Y(coef: np.ndarray, grid: np.ndarray, x: float) -> np.ndarray:
+    """exp of the cubic spline with coefficients ``coef`` (``ObsTerms.log_spline``; the last
+    axis may stack several runs) on ``grid``, at x inside the grid."""
+    i = int(np.clip(np.searchsorted(grid, x) - 1, 0, grid.size - 2))
+    dx = x - grid[i]
+    c = coef[:, i, :]
+    return np.exp(((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3])
 
 
 def run_terms(lrs: np.ndarray, t_ref: float = 1000.0, offset: int = 0) -> RunTerms:

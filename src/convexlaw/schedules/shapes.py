@@ -74,50 +74,40 @@ def _cos_pi(s: np.ndarray, start: float, length: float, scale: float = 1.0,
         return np.empty(0)
     first = math.ceil(start)
     frac = first - start  # s − start = u + frac, u = s − first an integer
+    length = float(length)
+    c, sn = _angle_table(length)
+    out = np.empty(s.size)
     s0 = float(s[0])
     if s0 == math.floor(s0) and s[-1] - s0 == s.size - 1 \
             and np.array_equal(s, np.arange(s0, s0 + s.size)):
-        return _cos_pi_run(int(s0) - first, s.size, frac, float(length), scale, offset)
-    u = s - first
-    if not np.array_equal(u, np.floor(u)):  # not steps: no table applies
-        return offset + scale * np.cos(np.pi * ((s - start) / length))
-    c, sn = _angle_table(float(length))
-    q = np.floor_divide(u, _SPAN)
-    r = (u - q * _SPAN).astype(np.intp)
-    out = np.empty(s.size)
-    cuts = np.flatnonzero(np.diff(q)) + 1  # s is sorted: runs of equal q
-    for i, j in zip(np.r_[0, cuts], np.r_[cuts, s.size], strict=True):
-        ca, sa = _base_angle(int(q[i]), frac, float(length), scale)
-        seg = out[i:j]
-        np.multiply(c[r[i:j]], ca, out=seg)
-        seg -= sa * sn[r[i:j]]
+        # consecutive steps: runs of the table, sliced (no gathers)
+        u0, i = int(s0) - first, 0
+        while i < s.size:
+            q, r = divmod(u0 + i, _SPAN)
+            j = min(s.size, i + _SPAN - r)
+            _angle_sum(out[i:j], c[r : r + j - i], sn[r : r + j - i], q, frac, length, scale)
+            i = j
+    else:
+        u = s - first
+        if not np.array_equal(u, np.floor(u)):  # not steps: no table applies
+            return offset + scale * np.cos(np.pi * ((s - start) / length))
+        q = np.floor_divide(u, _SPAN)
+        r = (u - q * _SPAN).astype(np.intp)
+        cuts = np.flatnonzero(np.diff(q)) + 1  # s is sorted: runs of equal q
+        for i, j in zip(np.r_[0, cuts], np.r_[cuts, s.size], strict=True):
+            _angle_sum(out[i:j], c[r[i:j]], sn[r[i:j]], int(q[i]), frac, length, scale)
     if offset:
         out += offset
     return out
 
 
-def _base_angle(q: int, frac: float, length: float, scale: float) -> tuple[float, float]:
+def _angle_sum(out: np.ndarray, cos_b: np.ndarray, sin_b: np.ndarray, q: int, frac: float,
+               length: float, scale: float) -> None:
+    """out = scale·cos(a_q + b) = (scale·cos a_q)·cos b − (scale·sin a_q)·sin b, with
+    a_q = π(q·_SPAN + frac)/length, for table entries cos b, sin b."""
     a = math.pi * ((q * _SPAN + frac) / length)
-    return scale * math.cos(a), scale * math.sin(a)
-
-
-def _cos_pi_run(u0: int, m: int, frac: float, length: float, scale: float, offset: float
-                ) -> np.ndarray:
-    """_cos_pi at the m consecutive steps u0, u0 + 1, … (table slices, no gathers)."""
-    c, sn = _angle_table(length)
-    out = np.empty(m)
-    i = 0
-    while i < m:
-        q, r = divmod(u0 + i, _SPAN)
-        j = min(m, i + _SPAN - r)
-        ca, sa = _base_angle(q, frac, length, scale)
-        seg = out[i:j]
-        np.multiply(c[r : r + j - i], ca, out=seg)
-        seg -= sa * sn[r : r + j - i]
-        i = j
-    if offset:
-        out += offset
-    return out
+    np.multiply(cos_b, scale * math.cos(a), out=out)
+    out -= (scale * math.sin(a)) * sin_b
 
 
 def _half_cos(final: float) -> tuple[float, float]:

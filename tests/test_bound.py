@@ -183,12 +183,24 @@ def test_zero_learning_rates():
     ([0.1, np.nan], "learning rate at step 2 is nan; expected a finite number"),
     ([0.1, np.inf], "learning rate at step 2 is inf"),
     ([0.0, 0.0], "all learning rates are zero"),
+    ([-0.0, 0.0], "all learning rates are zero"),
+    ([0.1, -np.inf], "learning rate at step 2 is -inf"),
+    ([0.1, -np.nan], "learning rate at step 2 is nan"),
+    ([0.1, -5e-324], "learning rate at step 2 is -4.94066e-324; expected >= 0"),
     ([[0.1, 0.2]], "must be a 1-D sequence"),
 ])
 def test_bad_learning_rates(lrs, message):
     with pytest.raises(ValueError) as err:
         bound(lrs)
     assert message in str(err.value)
+
+
+def test_edge_learning_rates_pass_the_one_reduction_check_or_the_exact_one():
+    # the fast check reads the doubles as integers: -0.0 (sign bit set), the smallest
+    # subnormal and the largest finite double must still be accepted, as numbers
+    for lrs in ([0.1, -0.0, 0.2], [5e-324, 0.0], [1.7976931348623157e308, 1.0]):
+        assert bound(lrs, at=[1]).shape == (1,)  # accepted (Ω may overflow to +inf)
+    np.testing.assert_array_equal(bound([0.1, -0.0, 0.2]), bound([0.1, 0.0, 0.2]))
 
 
 def test_bad_other_inputs():
@@ -216,6 +228,7 @@ for spec in ["cosine", "step(milestones=[0.5,0.75],factor=0.1)", "wsd(cooldown=0
     h.update(r.scaled_bound.tobytes()); h.update(r.scaled_peak.tobytes())
 lrs = schedule("cosine+warmup(0.05)", 300_000, peak=3e-4)
 h.update(bound(lrs).tobytes())  # every step: the multipole path (BLAS products)
+h.update(bound(lrs[:4000], at=[4000, 3999]).tobytes())  # the short one-step sum (ddot)
 h.update(bound_terms(lrs, grad_scale=np.linspace(1, 2, lrs.size), at=[7, 300_000])[1].tobytes())
 print(h.hexdigest())
 """

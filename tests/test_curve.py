@@ -132,6 +132,17 @@ def test_peak_exponent_recovered_across_peak_lrs():
     m = fit_quiet(ConvexED(peak="bound"), runs)
     assert abs(m.params_["gamma"] + 0.4) < 0.02
     assert abs(m.params_["c"] - 0.45) < 0.02
+    # the fit knows what it has seen: peaks 1e-4 … 2e-3, horizon T
+    assert m.extrapolation(1e-3, T) == []
+    below, = m.extrapolation(1e-5, T)
+    assert "×10 below the smallest fitted peak (0.0001)" in below
+    above, longer = m.extrapolation(8e-3, 3 * T)
+    assert "×4 above the largest fitted peak (0.002)" in above and "×3 beyond" in longer
+    again = type(m).from_dict(m.to_dict())
+    assert again.extrapolation(1e-5, T) == [below]
+    old = m.to_dict()
+    del old["fit"]["peaks"], old["fit"]["horizons"]  # a fit file from before they were kept
+    assert type(m).from_dict(old).extrapolation(1e-5, 10 * T) == []
     # predicts a held-out peak to within the noise level
     test = synth(truth, "cosine+warmup(150)", peak=1e-3, noise=0.0)
     st, y = test.curve()
@@ -281,6 +292,13 @@ def test_cli_fit_predict_compare(tmp_path):
     res = runner.invoke(app, ["predict", str(out), "--schedule", "cosine+warmup(2160)",
                               "--steps", "24000", "--peak", "3e-4", "--at", "24000", "--json"])
     assert res.exit_code == 0 and 3.0 < json.loads(res.output)["predicted"][0] < 3.5
+    assert pred["warnings"] == []  # same peak, same horizon as the fitted runs
+    res = runner.invoke(app, ["predict", str(out), "--schedule", "cosine+warmup(2160)",
+                              "--steps", "72000", "--peak", "3e-5", "--at", "72000", "--json"])
+    assert res.exit_code == 0, res.output
+    notes = json.loads(res.output)["warnings"]
+    assert len(notes) == 2 and "×10 below the smallest fitted peak" in notes[0]
+    assert "T = 72000 is ×3 beyond the longest fitted run (24000)" in notes[1]
     res = runner.invoke(app, ["predict", str(out), "--schedule", "cosine"])
     assert res.exit_code != 0 and "--steps" in res.output
     png = tmp_path / "cmp.png"

@@ -333,3 +333,13 @@ def test_eta_comes_from_the_forecaster_whose_eta_held_out_best():
     tail = row("law distance", 4, 0.6, split="tail")
     tail["optimum"] = None
     assert choose_eta([tail], tail) is tail
+
+
+def test_a_recommended_peak_outside_the_pilot_peaks_is_flagged(store):
+    # pilots' peaks 0.025 … 0.4; the literal optimum at 50k is 0.0097, ×2.58 below them
+    plan = make_plan(pilot_runs(store), 50_000, n_boot=0, curve_model=None, window=10)
+    assert plan.eta_star == pytest.approx(closed_form(50_000)[0], rel=1e-3)
+    note = next(w for w in plan.warnings if "pilot peak" in w)
+    assert "×2.58 below the smallest pilot peak (0.025" in note
+    inside = make_plan(pilot_runs(store), 2000, n_boot=0, curve_model=None, window=10)
+    assert not any("pilot peak" in w for w in inside.warnings)

@@ -417,6 +417,13 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
     if steps > pil_T[1]:
         warns.append(f"T = {steps} is ×{steps / pil_T[1]:.3g} beyond the longest pilot "
                      f"({pil_T[1]}): an extrapolation")
+    pil_P = (min(_peak(r) for r in kept), max(_peak(r) for r in kept))
+    if not pil_P[0] / 1.01 <= eta <= pil_P[1] * 1.01:
+        side, k = (("below the smallest", pil_P[0] / eta) if eta < pil_P[0]
+                   else ("above the largest", eta / pil_P[1]))
+        warns.append(f"the recommended peak {eta:.3g} is ×{k:.3g} {side} pilot peak "
+                     f"({pil_P[0]:.3g} … {pil_P[1]:.3g}): the LR response there is "
+                     "extrapolated; a pilot near it would check it")
     div = [d["peak"] for d in left if d["reason"].startswith("diverged")]
     if div and eta >= min(div) / 1.0001:
         warns.append(f"the recommended peak {eta:.3g} is at or above the smallest pilot peak "

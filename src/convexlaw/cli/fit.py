@@ -22,6 +22,7 @@ from convexlaw.cli.common import (
     number_option,
     print_json,
     steps_option,
+    warn,
     working,
 )
 
@@ -137,11 +138,14 @@ def predict_cmd(
             abort(str(err))
         ok = np.isfinite(pred) & (d.steps > m.burn_in)
         metrics = curve_metrics(d.y[ok], pred[ok]) if ok.sum() > 1 else {}
+        notes = m.extrapolation(float(d.peak), int(d.T))
         out = {"run": r.name, "model": m.name, "steps": d.steps, "logged": d.y,
-               "predicted": pred, "metrics": metrics}
+               "predicted": pred, "metrics": metrics, "warnings": notes}
         if as_json:
             print_json(out)
             return
+        for note in notes:
+            warn(note)
         t = Table(title=f"{m.name} on {r.name}")
         for c in ("step", "logged", "predicted", "rel. error"):
             t.add_column(c, justify="right")
@@ -166,11 +170,14 @@ def predict_cmd(
         pred = m.predict(lrs, pts, peak=peak)
     except (SpecError, ValueError) as err:
         abort(str(err))
+    notes = m.extrapolation(peak, steps)
     out = {"schedule": schedule, "steps": steps, "peak": peak, "model": m.name,
-           "at": pts, "predicted": pred}
+           "at": pts, "predicted": pred, "warnings": notes}
     if as_json:
         print_json(out)
         return
+    for note in notes:
+        warn(note)
     t = Table(title=f"{m.name}: {schedule}, T = {steps}, peak {peak:g}")
     t.add_column("step", justify="right")
     t.add_column("predicted loss", justify="right")

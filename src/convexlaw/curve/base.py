@@ -42,6 +42,8 @@ __all__ = ["CurveModel", "FitWarning", "registry"]
 _REGISTRY: dict[str, type[CurveModel]] = {}
 
 
+_OUTSIDE = 1.01  # beyond this factor, a peak or horizon is outside the fitted range
+
 class FitWarning(UserWarning):
     """A fit that converged but whose parameters the data do not determine."""
 
@@ -119,6 +121,9 @@ class CurveModel:
             "rss_rel": float(rel @ rel), "r2": r2(y, yhat),
             "mean_rel_error": float(np.mean(np.abs(rel))),
             "seconds": round(time.perf_counter() - t0, 3),
+            # what the fit has seen, for ``extrapolation``: the peaks and the horizons
+            "peaks": [min(d.peak for d in data), max(d.peak for d in data)],
+            "horizons": [min(d.T for d in data), max(d.T for d in data)],
         }
         self._flag_degenerate(rising)
         for w in self.warnings_:
@@ -249,6 +254,30 @@ class CurveModel:
             self.warnings_.append(
                 "not identified: every fitting window has a constant learning rate, so the "
                 "response of the loss to an LR change is an extrapolation")
+
+    def extrapolation(self, peak: float, steps: int) -> list[str]:
+        """How far a prediction for a run of ``steps`` updates at peak LR ``peak`` lies
+        outside what the fit has seen (its runs' peaks and horizons), one note each; none
+        inside, or for a fit file written before these were recorded.
+
+        A peak ×k outside the fitted peaks makes the LR response (the peak terms, the
+        effective distance) an extrapolation that no held-out split of those runs checked.
+        """
+        self._require_fit()
+        info = getattr(self, "fit_info_", {}) or {}
+        notes = []
+        lo, hi = info.get("peaks", (None, None))
+        if lo and peak < lo / _OUTSIDE:
+            notes.append(f"peak {peak:.3g} is ×{lo / peak:.3g} below the smallest fitted "
+                         f"peak ({lo:.3g}): the loss's response to the LR is extrapolated")
+        elif hi and peak > hi * _OUTSIDE:
+            notes.append(f"peak {peak:.3g} is ×{peak / hi:.3g} above the largest fitted "
+                         f"peak ({hi:.3g}): the loss's response to the LR is extrapolated")
+        longest = info.get("horizons", (None, None))[1]
+        if longest and steps > longest * _OUTSIDE:
+            notes.append(f"T = {steps} is ×{steps / longest:.3g} beyond the longest fitted "
+                         f"run ({longest})")
+        return notes
 
     # ---- reporting and persistence ---------------------------------------------------
     def report(self) -> str:

@@ -1,4 +1,4 @@
-"""The held-out drift correction of a law's L* (``convexlaw.forecasters.drift``)."""
+"""The held-out drift correction of a law's L* (``convexlaw.drift``)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,23 @@ def test_drift_corrects_a_wrong_exponent() -> None:
     assert np.sign(row["drift"]["error"]) == np.sign(raw)  # the drift at 800 is the one at 6400
     assert abs(fixed) < 0.25 * abs(raw)  # measured: +34 % → −4.9 %
     assert any("held-out drift" in w for w in plan.warnings)
+
+
+def test_the_drift_note_gives_the_seeds_noise_of_the_measured_optimum() -> None:
+    """Two seeds a peak, their finals ±0.5 % apart: σ of one run is 0.5·√2 %, of the mean
+    of two 0.5 %; with one seed a peak the note says the noise is unknown."""
+    runs = []
+    for r in _runs((100, 200, 400, 800)):
+        for sign in (1, -1):
+            st, v = r.curves["val"]
+            runs.append(Run(f"{r.name}s{sign}", lrs=r.lrs, peak_lr=r.peak_lr,
+                            schedule="cosine",
+                            curves={"val": (st, np.asarray(v) * (1 + 0.005 * sign))}))
+    plan = make_plan(runs, 6400, variants=("literal",), curve_models=(), n_boot=0)
+    d = next(r for r in plan.candidates if r["chosen"])["drift"]
+    assert d["noise"] == pytest.approx(0.005, rel=1e-6)
+    note = next(w for w in plan.warnings if "held-out drift" in w)
+    assert "σ = 0.50 %" in note and f"{abs(d['error']) / 0.005:.1f}σ" in note
+    single = make_plan(_runs((100, 200, 400, 800)), 6400, variants=("literal",),
+                       curve_models=(), n_boot=0)
+    assert any("noise of the measured optimum is unknown" in w for w in single.warnings)

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from convexlaw.drift import drift, loss_noise
+
 __all__ = ["CurveForecaster", "Forecaster", "LawForecaster", "choose", "choose_eta", "drift",
            "evaluate", "holdout_score", "kappa_of", "optimum_error"]
 
@@ -258,7 +260,7 @@ def optimum_error(fc: Forecaster, split: Any, kind: str | None = None
     fit_T = sorted({int(r.T) for r in split.fit})
     T_test = int(runs[0].T)
     return {"eta_ratio": float(er), "loss_error": float(lr), "eta_measured": float(e_m),
-            "loss_measured": float(L_m),
+            "loss_measured": float(L_m), "loss_noise": loss_noise(peaks, finals, e_m),
             "score": float(0.5 * (abs(math.log(er)) / ETA_SCALE + abs(lr) / LOSS_SCALE)),
             "T_test": T_test, "fit_horizons": fit_T}
 
@@ -284,41 +286,6 @@ def holdout_score(fc: Forecaster, splits: Sequence[Any], kind: str | None = None
     return {"PredE": float(np.mean([o["PredE"] for o in out])),
             "final": float(np.mean([o["final"] for o in out])), "split": splits[0].kind,
             "runs": [p for o in out for p in o["runs"]], "optimum": opt}
-
-
-def drift(row: dict[str, Any], T_longest: int, steps: int) -> dict[str, Any] | None:
-    """The held-out drift of a law's L*, carried to the target.
-
-    A law reaches a longer horizon only through its exponent in T: an exponent off by δ
-    puts ln L* off by ≈ δ·ln(T/T_ref) (L* − L∞ ∝ T^κ), an error that grows linearly in
-    ln T. The horizon split measures it: fitted on the horizons up to T_fit, the law's L*
-    at the held-out longest horizon T_n is off by e = L*_pred/L*_meas − 1. The plan's fit
-    ends at T_n and reaches to T, so the same drift, carried over the log-distance, is
-
-        ln(L*_pred(T)/L*(T)) ≈ r·ln(1 + e),   r = ln(T/T_n) / ln(T_n/T_fit)
-
-    and the corrected L* = L*_fit·(1 + e)^(−r). Only where the drift was measured like
-    the target's: a law (curve models reach T through the whole curve, not an exponent)
-    scored on the optimum of a horizon split whose fit spans ≥ 2 horizons (a law fitted on
-    one horizon has no measured exponent), and only for T beyond the longest pilot.
-
-    >>> row = {"source": "law", "optimum": {"loss_error": 0.02, "T_test": 800,
-    ...                                     "fit_horizons": [200, 400]}}
-    >>> d = drift(row, 800, 3200)   # r = ln 4 / ln 2 = 2: the 2 % drift twice over
-    >>> round(d["r"], 6), round(d["factor"], 6) == round(1.02 ** -2, 6)
-    (2.0, True)
-    """
-    o = row.get("optimum")
-    if row.get("source") != "law" or not o or "fit_horizons" not in o:
-        return None
-    fit_T = o["fit_horizons"]
-    if len(fit_T) < 2 or steps <= T_longest or o["T_test"] != T_longest \
-            or not o["loss_error"] > -1:
-        return None
-    r = math.log(steps / T_longest) / math.log(o["T_test"] / max(fit_T))
-    return {"error": float(o["loss_error"]), "r": float(r),
-            "factor": float((1.0 + o["loss_error"]) ** (-r)), "T_test": int(o["T_test"]),
-            "T_fit": int(max(fit_T))}
 
 
 def kappa_of(fc: Forecaster, spec: str, steps: int, peaks: tuple[float, float],
@@ -468,9 +435,13 @@ def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail
                         + "; ".join(r["flags"]))
     if pick.get("drift"):
         d = pick["drift"]
+        noise = ("one run per peak: the noise of the measured optimum is unknown"
+                 if d["noise"] is None else "the seeds agree exactly" if d["noise"] == 0
+                 else f"{abs(d['error']) / d['noise']:.1f}σ of the measured optimum's seed "
+                      f"noise, σ = {100 * d['noise']:.2f} %")
         warn.append(f"L* of {pick['forecaster']} corrected for its held-out drift: fitted up "
                     f"to T = {d['T_fit']} it put L* at T = {d['T_test']} {100 * d['error']:+.2f} "
-                    f"% off; carried ×{d['r']:.2f} in ln T to the target: L* "
+                    f"% off ({noise}); carried ×{d['r']:.2f} in ln T to the target: L* "
                     f"{pick['loss_star_fit']:.4f} → {pick['loss_star']:.4f}")
     if pick["flags"]:
         warn.append(f"every scored forecaster is flagged; the chosen {pick['forecaster']}: "

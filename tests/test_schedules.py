@@ -1,5 +1,7 @@
 """Schedules: formulas at known points, the spec grammar, errors, the torch adapter."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -161,3 +163,31 @@ def test_chunked_shapes_are_the_whole_array_to_the_bit(spec, monkeypatch):
         monkeypatch.setattr(chunks, "_BASE", np.arange(97, dtype=np.float64))
         assert np.array_equal(chunks.evaluate(lambda s, n=n: fn(s, n), n, workers=3), whole)
         monkeypatch.undo()
+
+
+def test_the_steps_handed_to_a_shape_are_known_consecutive_in_o1():
+    from convexlaw.schedules import chunks
+    from convexlaw.schedules.tables import consecutive
+
+    seen = []
+
+    def probe(s):
+        seen.append((chunks.is_step_run(s), chunks.is_step_run(s[3:9]),
+                     chunks.is_step_run(s[::2]), chunks.is_step_run(s + 0.0),
+                     consecutive(s[::2])))
+        return np.ones(s.size)
+
+    chunks.evaluate(probe, 2 * chunks.CHUNK + 11, workers=1)
+    assert seen and all(x == (True, True, False, False, False) for x in seen)
+    assert not chunks.is_step_run(np.arange(10.0))  # not handed out: the full check decides
+    assert consecutive(np.arange(5.0, 9.0)) and not consecutive(np.array([1.0, 1.5, 3.0]))
+
+
+def test_exponential_by_table_is_the_power_to_a_few_ulp():
+    # against exp in long double: the exponent's roundings cost ~ε·|ln final| (np.power's
+    # own error is about a third of that), far below anything the bound resolves
+    for n, final in [(1000, 0.01), (3 * 2**14 + 5, 1e-6), (10**6, 0.5), (10**6, 1e-300)]:
+        s = np.arange(n, dtype=np.float64)
+        ref = np.exp(np.log(np.longdouble(final)) * s.astype(np.longdouble) / n)
+        got = shape(f"exponential(final={final})", n).astype(np.longdouble)
+        assert float(np.max(np.abs(got / ref - 1))) < 4e-16 * (1 - math.log(final)), final

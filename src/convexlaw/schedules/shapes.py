@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convexlaw.schedules.spec import Param, SpecError, register
+from convexlaw.schedules.tables import cos_pi, exp_steps, half_cos
 
 
 def _steps_of(duration: float, n: int) -> int:
@@ -44,78 +45,6 @@ def _pieces(s: np.ndarray, starts: ArrayLike, values: np.ndarray) -> np.ndarray:
     return out
 
 
-# cos(π·u/L) by angle addition: u = q·_SPAN + r, cos(a_q + b_r) = cos a_q·cos b_r − sin a_q·
-# sin b_r, b_r tabulated once per L. np.cos costs ~40 ns a float64 here (no SIMD path), this
-# ~4 ns; q and r are functions of the step alone, so a value does not depend on where a
-# chunk starts (bit-identical chunkings), and the error is ~3 ulp of 1, as np.cos(π·x)'s own
-# rounding of its argument.
-_SPAN = 1 << 14  # = schedules.chunks.CHUNK: a chunk spans at most two table runs
-
-
-@functools.lru_cache(maxsize=64)
-def _angle_table(length: float) -> tuple[np.ndarray, np.ndarray]:
-    b = np.pi * (np.arange(_SPAN, dtype=np.float64) / length)
-    c, s = np.cos(b), np.sin(b)
-    c.setflags(write=False)
-    s.setflags(write=False)
-    return c, s
-
-
-def _cos_pi(s: np.ndarray, start: float, length: float, scale: float = 1.0,
-            offset: float = 0.0) -> np.ndarray:
-    """offset + scale·cos(π(s − start)/length) at the sorted steps s (the affine part
-    folded into the angle addition: two passes fewer than applying it after).
-
-    >>> x = np.arange(5000.0)
-    >>> bool(np.allclose(_cos_pi(x, 0.5, 4000), np.cos(np.pi * (x - 0.5) / 4000), atol=1e-15))
-    True
-    """
-    if not s.size:
-        return np.empty(0)
-    first = math.ceil(start)
-    frac = first - start  # s − start = u + frac, u = s − first an integer
-    length = float(length)
-    c, sn = _angle_table(length)
-    out = np.empty(s.size)
-    s0 = float(s[0])
-    if s0 == math.floor(s0) and s[-1] - s0 == s.size - 1 \
-            and np.array_equal(s, np.arange(s0, s0 + s.size)):
-        # consecutive steps: runs of the table, sliced (no gathers)
-        u0, i = int(s0) - first, 0
-        while i < s.size:
-            q, r = divmod(u0 + i, _SPAN)
-            j = min(s.size, i + _SPAN - r)
-            _angle_sum(out[i:j], c[r : r + j - i], sn[r : r + j - i], q, frac, length, scale)
-            i = j
-    else:
-        u = s - first
-        if not np.array_equal(u, np.floor(u)):  # not steps: no table applies
-            return offset + scale * np.cos(np.pi * ((s - start) / length))
-        q = np.floor_divide(u, _SPAN)
-        r = (u - q * _SPAN).astype(np.intp)
-        cuts = np.flatnonzero(np.diff(q)) + 1  # s is sorted: runs of equal q
-        for i, j in zip(np.r_[0, cuts], np.r_[cuts, s.size], strict=True):
-            _angle_sum(out[i:j], c[r[i:j]], sn[r[i:j]], int(q[i]), frac, length, scale)
-    if offset:
-        out += offset
-    return out
-
-
-def _angle_sum(out: np.ndarray, cos_b: np.ndarray, sin_b: np.ndarray, q: int, frac: float,
-               length: float, scale: float) -> None:
-    """out = scale·cos(a_q + b) = (scale·cos a_q)·cos b − (scale·sin a_q)·sin b, with
-    a_q = π(q·_SPAN + frac)/length, for table entries cos b, sin b."""
-    a = math.pi * ((q * _SPAN + frac) / length)
-    np.multiply(cos_b, scale * math.cos(a), out=out)
-    out -= (scale * math.sin(a)) * sin_b
-
-
-def _half_cos(final: float) -> tuple[float, float]:
-    """(scale, offset) of final + (1 − final)·½(1 + cos x) = offset + scale·cos x."""
-    k = 0.5 * (1.0 - final)
-    return k, final + k
-
-
 _FINAL = Param("final", 0.0, "float", 0.0, 1.0, help="multiplier at the end")
 
 
@@ -133,7 +62,7 @@ def linear(s: np.ndarray, n: int, final: float = 0.0) -> np.ndarray:
 @register("cosine", "m(s) = final + (1 − final)·½(1 + cos(π s/n))", "cosine decay to a floor",
            _FINAL, aliases=("cos",))
 def cosine(s: np.ndarray, n: int, final: float = 0.0) -> np.ndarray:
-    return _cos_pi(s, 0.0, n, *_half_cos(final))
+    return cos_pi(s, 0.0, n, *half_cos(final))
 
 
 _COOLDOWN_SHAPES = ("linear", "cosine", "sqrt", "square", "geometric")
@@ -144,7 +73,7 @@ def _cooldown(s: np.ndarray, start: int, length: int, shape: str, final: float
     """Cool-down multiplier at the steps s of a cool-down of ``length`` steps from
     ``start``: progress x = (s − start)/length ∈ [0, 1)."""
     if shape == "cosine":
-        return _cos_pi(s, start, length, *_half_cos(final))
+        return cos_pi(s, start, length, *half_cos(final))
     x = (s - start) / length
     if shape == "linear":
         f = 1.0 - x
@@ -196,7 +125,7 @@ def step(s: np.ndarray, n: int, milestones: Sequence[float] = (0.5, 0.75), facto
            Param("final", 0.01, "float", 1e-300, 1.0, help="multiplier reached at s = n"),
            aliases=("exp",))
 def exponential(s: np.ndarray, n: int, final: float = 0.01) -> np.ndarray:
-    return final ** (s / n)
+    return exp_steps(s, math.log(final) / n)
 
 
 # the contributing page shows this schedule as the recipe: --8<-- [start:poly]
@@ -242,9 +171,9 @@ def onecycle(s: np.ndarray, n: int, pct: float = 0.3, div: float = 25.0,
     lo, end = 1.0 / div, 1.0 / (div * final_div)
     m = np.empty(s.size)
     k = _first(s, up)
-    k_up, off_up = _half_cos(lo)  # lo + (1 − lo)·½(1 − cos x): the same with −scale
-    m[:k] = _cos_pi(s[:k], 0.0, max(up, 1), -k_up, off_up)
-    m[k:] = _cos_pi(s[k:], up, max(n - up, 1), *_half_cos(end))
+    k_up, off_up = half_cos(lo)  # lo + (1 − lo)·½(1 − cos x): the same with −scale
+    m[:k] = cos_pi(s[:k], 0.0, max(up, 1), -k_up, off_up)
+    m[k:] = cos_pi(s[k:], up, max(n - up, 1), *half_cos(end))
     return m
 
 
@@ -265,7 +194,7 @@ def restarts(s: np.ndarray, n: int, cycles: int = 4, mult: float = 1.0, final: f
     cuts = np.r_[np.searchsorted(s, np.ceil(edges[:-1])), s.size]
     m = np.empty(s.size)
     for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
-        m[a:b] = _cos_pi(s[a:b], edges[i], edges[i + 1] - edges[i], *_half_cos(final))
+        m[a:b] = cos_pi(s[a:b], edges[i], edges[i + 1] - edges[i], *half_cos(final))
     return m
 
 
@@ -318,8 +247,8 @@ def warmup(s: np.ndarray, n: int, base: Callable[[np.ndarray, int], np.ndarray],
     if shape == "linear":
         m[:k] = start + (1.0 - start) * (s[:k] / max(w, 1))
     else:  # start + (1 − start)·½(1 − cos πx)
-        k_up, off = _half_cos(start)
-        m[:k] = _cos_pi(s[:k], 0.0, max(w, 1), -k_up, off)
+        k_up, off = half_cos(start)
+        m[:k] = cos_pi(s[:k], 0.0, max(w, 1), -k_up, off)
     if k < s.size:  # the base on its own clock: step s of the run is its step s − W
         m[k:] = base(s[k:] - w, n - w)
     return m

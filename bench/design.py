@@ -19,6 +19,11 @@ Testbeds (``TESTBEDS``):
   schedule at 5 peaks on the demo's grid 0.005·√2^k centred on its predicted peak
   (extended until the optimum is bracketed), seeds 0 … 4 (the gains are a few 0.001, the
   seed-to-seed spread of one run's loss ~0.005). One training process.
+- ``fresh-1600``: the same with pilots at T = 1600 too (54 more runs; ``pilots`` trains
+  them for ``bench/design_protocols.py``, which scores pilot protocols on the targets).
+  ``TB["weights"]`` and ``TB["select"]`` (default ``all`` / ``final``: the bench's
+  protocol) weight the evaluations in the fit and choose the model by final losses or by
+  the gaps between schedules (``bench/design_fit.py``).
 - ``mlp`` (the first check, kept for comparison): MLP-256 on Fashion-MNIST, SGD, batch 128,
   warm-up 5 %, scored on TRAINING loss (mean minibatch loss over the last 2.5 % of the
   steps; the runs take up to 8.5 epochs, so held-out loss would measure over-fitting).

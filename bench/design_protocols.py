@@ -6,7 +6,8 @@ predicted at 0.56 of the measured one)
 Reads the fresh testbed's stores (``DIR``/pilots.db with the pilots at T = 200 … 1600,
 targets.db and schedules.json of ``python bench/design.py testbed``). A protocol is
 
-- the pilot horizons: T ≤ 800 (the bench) or T ≤ 1600 (``--testbed fresh-1600``);
+- the pilot horizons (``HORIZONS``): T = 200, 400, 800 (the bench), + 1600 (``--testbed
+  fresh-1600`` trains them), or only the longest: 400 … 1600, 800 and 1600;
 - the weights of the evaluations in the fit (``design_fit.WEIGHTS``);
 - the pilot schedules fitted: cosine + WSD(0.2) (the bench) or + linear;
 - the selection of the model among ``design.DESIGN_MODELS`` by the shorter pilots'
@@ -38,7 +39,9 @@ import design_models as dm  # bench/design_models.py
 import numpy as np
 from design_fit import SELECTIONS, WEIGHTS, gap_error, weighted
 
-HORIZONS = ((200, 400, 800), (200, 400, 800, 1600))
+# the bench's pilots, + T = 1600, and the longest horizons only (the fitted c of the
+# effective distance drifts with T: a fit for T = 4000 may do better without the shortest)
+HORIZONS = ((200, 400, 800), (200, 400, 800, 1600), (400, 800, 1600), (800, 1600))
 FIT_SETS = {"cosine+wsd": dz.FRESH_BASE[:2], "cosine+wsd+linear": dz.FRESH_BASE}
 GOAL = 0.3
 # the models a protocol chooses among: the bench's (no peak covariate, see design.py) or
@@ -110,6 +113,7 @@ def choose(rows: list, select: str) -> dict:
 
 
 def run(work: Path) -> dict:
+    from convexlaw.protocols import make_model
     from convexlaw.runs import RunStore
 
     store = RunStore(work / "pilots.db")  # holds other configs too: the bench's pilots only
@@ -123,7 +127,7 @@ def run(work: Path) -> dict:
             r = score_protocol(H, mode, fitset, name, pil, target)
             rows.append(r)
             o = r["trained_design"]
-            print(f"  T≤{max(H)} {mode} {fitset} {name}: final {100 * r['final_error']:.2f} %"
+            print(f"  T={_hlabel(H)} {mode} {fitset} {name}: final {100 * r['final_error']:.2f} %"
                   f", gap RMS {r['gap_rms']:.4f} slope {r['gap_slope']:.2f}; trained design "
                   + ", ".join(f"{b} {_f(o[b]['predicted'])} ({_f(o[b]['ratio'], 2)})"
                               for b in o)
@@ -153,13 +157,26 @@ def run(work: Path) -> dict:
         horizon_gaps[T] = {b: c["cosine"]["loss"] - c[b]["loss"] for b in ("wsd", "linear")}
     horizon_gaps[dz.TB["target_T"]] = {b: target["cosine"]["loss"] - target[b]["loss"]
                                        for b in ("wsd", "linear")}
-    compute = {f"T ≤ {max(H)}": pilot_compute([r for r in pil if r.T in H
+    # one fit per horizon (cosine + WSD(0.2)): does a coefficient drift with T?
+    per_horizon = {}
+    for name in ("convex-ed-gt", "convex-ed-peak"):
+        for T in (*HORIZONS[-1], dz.TB["target_T"]):
+            runs = (dz.usable([r for r in pil if r.T == T], dz.FRESH_BASE[:2])
+                    if T < dz.TB["target_T"] else
+                    [r for r in done if r.status == "finished" and r.schedule in dz.FRESH_BASE[:2]])
+            m = make_model(name, kind=dz.TB["kind"], burn_in=dz.TB["burn_in"]).fit(runs)
+            per_horizon.setdefault(name, {})[T] = m.params_
+    compute = {f"T = {_hlabel(H)}": pilot_compute([r for r in pil if r.T in H
                                                and r.schedule in dz.FRESH_BASE])
                for H in HORIZONS}
     return {"targets": {k: {x: c[x] for x in ("spec", "peak", "loss")}
                         for k, c in target.items()},
             "rows": rows, "protocols": protocols, "pilot_compute": compute,
-            "horizon_gaps": horizon_gaps}
+            "horizon_gaps": horizon_gaps, "per_horizon": per_horizon}
+
+
+def _hlabel(H) -> str:
+    return f"{min(H)}…{max(H)}"
 
 
 def _f(v, d: int = 4) -> str:
@@ -181,6 +198,11 @@ def markdown(res: dict) -> str:
              "peak; > 0: cosine is worse) per horizon: " + "; ".join(
                  f"T = {T}: {g['wsd']:+.4f}, {g['linear']:+.4f}"
                  for T, g in res["horizon_gaps"].items()) + ".", "",
+             "One fit per horizon (cosine + WSD(0.2) runs of that T only; T = 4000: the "
+             "targets): " + "; ".join(
+                 f"{name}: " + ", ".join(f"T = {T}: c = {p['c']:.2f}, L∞ = {p['L_inf']:.3f}"
+                                         for T, p in hz.items())
+                 for name, hz in res["per_horizon"].items()) + ".", "",
              "Every protocol × candidate model: selection scores (fitted at T < T_max, scored "
              "at T_max: final-loss mean |error|, gap RMS and slope), then the model refitted "
              "on every pilot: predicted gain of the trained design (ratio to measured) and "
@@ -192,7 +214,7 @@ def markdown(res: dict) -> str:
     for r in res["rows"]:
         o, d = r["trained_design"], r["own_design"]
         lines.append(
-            f"| T ≤ {max(r['horizons'])} | {r['weights']} | {r['fit_set']} | {r['model']} | "
+            f"| T = {_hlabel(r['horizons'])} | {r['weights']} | {r['fit_set']} | {r['model']} | "
             f"{100 * r['final_error']:.2f} % | {r['gap_rms']:.4f} | {_f(r['gap_slope'], 2)} | "
             + " | ".join(f"{_f(o[b]['predicted'])} ({_f(o[b]['ratio'], 2)})"
                          for b in ("cosine", "wsd", "linear"))
@@ -206,7 +228,7 @@ def markdown(res: dict) -> str:
               "", "| pilots | weights | fitted | candidates | select | model | cosine | WSD | "
               "linear | ranking | goal |", "|" + "---|" * 11]
     for p in res["protocols"]:
-        lines.append(f"| T ≤ {max(p['horizons'])} | {p['weights']} | {p['fit_set']} | "
+        lines.append(f"| T = {_hlabel(p['horizons'])} | {p['weights']} | {p['fit_set']} | "
                      f"{p['pool']} | {p['select']} | {p['model']} | "
                      + " | ".join(_f(p["ratios"][b], 2) for b in ("cosine", "wsd", "linear"))
                      + f" | {'holds' if p['ranking'] else 'FAILS'} | "
@@ -224,18 +246,17 @@ def plot(res: dict, path: Path) -> None:
     ax.add_patch(plt.Rectangle((1 - GOAL, 1 - GOAL), 2 * GOAL, 2 * GOAL, color="tab:green",
                                alpha=0.12, label="goal: both within 30 %"))
     markers = dict(zip(dz.CURVE_MODELS, "osD^v", strict=True))
-    colours = {(h, w): c for (h, w), c in zip(itertools.product(
-        [max(H) for H in HORIZONS], WEIGHTS), ("tab:blue", "tab:cyan", "tab:purple",
-                                               "tab:red", "tab:orange", "tab:brown"),
-        strict=True)}
+    cmap = plt.get_cmap("tab20")
+    colours = {(h, w): cmap(i) for i, (h, w) in enumerate(itertools.product(
+        [_hlabel(H) for H in HORIZONS], WEIGHTS))}
     seen = set()
     for r in res["rows"]:
         o = r["trained_design"]
         x, y = o["cosine"]["ratio"], o["wsd"]["ratio"]
         if x is None or y is None:
             continue
-        key = (max(r["horizons"]), r["weights"])
-        label = f"pilots T ≤ {key[0]}, weights {key[1]}"
+        key = (_hlabel(r["horizons"]), r["weights"])
+        label = f"pilots T = {key[0]}, weights {key[1]}"
         ax.plot(x, y, markers[r["model"]], color=colours[key], ms=7, alpha=0.8,
                 mfc="none" if r["fit_set"] != "cosine+wsd" else colours[key],
                 label=label if label not in seen else None)
@@ -258,13 +279,13 @@ def plot(res: dict, path: Path) -> None:
     _save(fig, path)
 
 
-def train_own(work: Path, horizon: int, mode: str, fitset: str, name: str) -> dict:
+def train_own(work: Path, lo: int, hi: int, mode: str, fitset: str, name: str) -> dict:
     """Train one protocol's own free design at the target T around its predicted peak (as
     the bench does: 5 grid peaks, seeds 0–4, extended until bracketed) and measure its gain
     over the targets' cosine, WSD(0.2) and linear (already trained)."""
     from convexlaw.runs import RunStore
 
-    H = next(h for h in HORIZONS if max(h) == horizon)
+    H = next(h for h in HORIZONS if (min(h), max(h)) == (lo, hi))
     store = RunStore(work / "pilots.db")
     pil = [store.get(c.run_id()) for c in dz.pilot_configs()]
     schedules = json.loads((work / "schedules.json").read_text())
@@ -274,25 +295,53 @@ def train_own(work: Path, horizon: int, mode: str, fitset: str, name: str) -> di
     d = r.pop("_design")
     d.designed.spec = dz.frozen_csv(d)
     own = {"designed": (d.designed.spec, d.designed.peak)}
-    table = dz.measured(dz.targets(own, work), own)
+    trained = dz.targets(own, work)
+    everything = RunStore(work / "targets.db").list(curves=True)
+    both = {k: tuple(v) for k, v in schedules.items() if k != "designed"} | own
+    table = dz.measured([r for r in everything if r.schedule in {v[0] for v in both.values()}],
+                        both)
     base = dict(zip(("cosine", "wsd", "linear"), d.baselines, strict=True))
-    gains = {}
+    gains = dz.gains(table)
     for b, c in base.items():
-        meas = target[b]["loss"] - table["designed"]["measured_loss"]
-        pred = c.loss - d.designed.loss
-        gains[b] = {"predicted": pred, "measured": meas, "ratio": pred / meas if meas else None}
+        g = gains[b]
+        g["predicted"] = c.loss - d.designed.loss
+        g["ratio"] = g["predicted"] / g["measured_tuned"] if g["measured_tuned"] else None
+        g["ranking_holds"] = bool(np.sign(g["predicted"]) == np.sign(g["measured_tuned"]))
+        g["within_30pct"] = bool(g["ratio"] is not None and abs(g["ratio"] - 1) <= GOAL)
+    print(f"  {len(trained)} target runs of the own design", file=sys.stderr)
     out = {"protocol": {"horizons": list(H), "weights": mode, "fit_set": fitset,
                         "model": name}, "spec": d.designed.spec,
-           "predicted_peak": d.designed.peak, "measured": table["designed"], "gains": gains}
-    print(json.dumps(dz.jsonable(out), indent=1))
+           "predicted_peak": d.designed.peak, "predicted_loss": d.designed.loss,
+           "baselines_predicted": {b: {"peak": c.peak, "loss": c.loss} for b, c in base.items()},
+           "targets": table, "gains": gains}
     return out
+
+
+def markdown_own(out: dict) -> str:
+    p, t = out["protocol"], out["targets"]
+    lines = [f"## Own design of {p['model']} (pilots T = {_hlabel(p['horizons'])}, weights "
+             f"{p['weights']}, fitted on {p['fit_set']}), trained at T = "
+             f"{dz.TB['target_T']}", "",
+             f"Predicted peak {out['predicted_peak']:.4g}, predicted loss "
+             f"{out['predicted_loss']:.4f}; measured best peak "
+             f"{t['designed']['measured_peak']:.4g}, loss {t['designed']['measured_loss']:.4f} "
+             f"(seeds {dz.TB['seeds']}). Baselines: the targets of the bench (already trained).",
+             "", "| gain over | predicted | measured (tuned, ± s.e.) | per seed | ratio | "
+             "ranking | within 30 % |", "|---|---|---|---|---|---|---|"]
+    for b, g in out["gains"].items():
+        lines.append(f"| {b} | {g['predicted']:+.4f} | {g['measured_tuned']:+.4f} ± "
+                     f"{g['per_seed_se']:.4f} | "
+                     + ", ".join(f"{v:+.4f}" for v in g["per_seed"])
+                     + f" | {_f(g['ratio'], 2)} | {'holds' if g['ranking_holds'] else 'FAILS'}"
+                     f" | {'yes' if g['within_30pct'] else 'no'} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, default=dz.ROOT / "work" / "design-fresh")
-    ap.add_argument("--train", default=None, metavar="T,WEIGHTS,FITSET,MODEL",
-                    help="train one protocol's own design, e.g. 1600,all,cosine+wsd,"
+    ap.add_argument("--train", default=None, metavar="LO-HI,WEIGHTS,FITSET,MODEL",
+                    help="train one protocol's own design, e.g. 200-1600,all,cosine+wsd,"
                     "convex-ed-peak")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -300,9 +349,13 @@ def main() -> None:
     dz.TB.update(dz.TESTBEDS["fresh-1600"])
     if args.train:
         h, mode, fitset, name = args.train.split(",")
-        out = train_own(args.work, int(h), mode, fitset, name)
-        path = dz.RESULTS / f"design-testbed-own-{name}-T{h}-{mode}.json"
+        lo, hi = (int(x) for x in h.split("-"))
+        out = train_own(args.work, lo, hi, mode, fitset, name)
+        path = dz.RESULTS / f"design-testbed-own-{name}-T{lo}-{hi}-{mode}-{fitset}.json"
         path.write_text(json.dumps(dz.jsonable(out), indent=1))
+        md = markdown_own(out)
+        path.with_suffix(".md").write_text(md)
+        print(md)
         return
     res = run(args.work)
     for r in res["rows"]:

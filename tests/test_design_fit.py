@@ -79,3 +79,12 @@ def test_gap_error_pairs_schedules_at_equal_peaks():
     assert exact["slope"] == pytest.approx(1.0)
     double = gap_error(model, runs, "constant", final, predict(2.0))
     assert double["slope"] == pytest.approx(2.0)
+
+
+def test_step_weights_count_absolute_steps():
+    """w(t) = ⌈t/200⌉: a 400-step run's points up to 200 once, the later ones twice."""
+    steps = np.arange(40, 401, 40)
+    r = Run(name="r", lrs=0.1 * (1 - np.arange(400) / 400), curves={"val": (steps, 1 + 1 / steps)},
+            peak_lr=0.1, schedule="linear", seed=0)
+    c = counts(weighted([r], "val", "step"))
+    assert c == {int(t): -(-int(t) // 200) for t in steps}

@@ -19,6 +19,11 @@ Testbeds (``TESTBEDS``):
   schedule at 5 peaks on the demo's grid 0.005·√2^k centred on its predicted peak
   (extended until the optimum is bracketed), seeds 0 … 4 (the gains are a few 0.001, the
   seed-to-seed spread of one run's loss ~0.005). One training process.
+- ``fresh-1600``: the same with pilots at T = 1600 too (54 more runs; ``pilots`` trains
+  them for ``bench/design_protocols.py``, which scores pilot protocols on the targets).
+  ``TB["weights"]`` and ``TB["select"]`` (default ``all`` / ``final``: the bench's
+  protocol) weight the evaluations in the fit and choose the model by final losses or by
+  the gaps between schedules (``bench/design_fit.py``).
 - ``mlp`` (the first check, kept for comparison): MLP-256 on Fashion-MNIST, SGD, batch 128,
   warm-up 5 %, scored on TRAINING loss (mean minibatch loss over the last 2.5 % of the
   steps; the runs take up to 8.5 epochs, so held-out loss would measure over-fitting).
@@ -87,6 +92,9 @@ TESTBEDS = {
                 prefix="design-mlp256",
                 label="MLP-256 / Fashion-MNIST / SGD batch 128, training loss"),
 }
+# the same testbed with pilots at one more horizon, T = 1600 (2.5× below the target)
+TESTBEDS["fresh-1600"] = TESTBEDS["fresh"] | dict(pilot_T=(200, 400, 800, 1600),
+                                                  prefix="design-testbed-1600")
 TB = dict(TESTBEDS["fresh"])  # the chosen testbed (--testbed)
 CURVE_MODELS = ("convex-ed", "convex-ed-gt", "convex-ed-peak", "convex-ed-gpeak",
                 "convex-ed-gt-gpeak")
@@ -179,31 +187,44 @@ def usable(runs: list, schedules: tuple[str, ...] | None = None) -> list:
     return [r for r in ok if final(r) <= TB["window"] * best[(r.T, r.schedule)]]
 
 
-def choose_fit(runs: list, work: Path) -> tuple[object, list[dict]]:
+def choose_fit(runs: list, work: Path, held: list | None = None) -> tuple[object, list[dict]]:
     """Fit each curve model on the shorter pilots, score it on the longest (curves after
-    the burn-in); refit the best of DESIGN_MODELS on every pilot."""
+    the burn-in); refit the best of DESIGN_MODELS on every pilot. TB["weights"] weights
+    the evaluations, TB["select"] chooses by final losses or by the gaps between the
+    schedules of ``held`` (usable pilots of every pilot schedule) at the longest horizon
+    (``bench/design_fit.py``)."""
+    from design_fit import gap_error, weighted
+
     from convexlaw.protocols import Split, evaluate, make_model
 
     Tmax = max(TB["pilot_T"])
+    mode, select = TB.get("weights", "all"), TB.get("select", "final")
     short = [r for r in runs if r.T < Tmax]
     long = [r for r in runs if r.T == Tmax]
+    at_max = [r for r in (held or runs) if r.T == Tmax]
     rows = []
     for name in CURVE_MODELS:
         t0 = time.perf_counter()
         ev = evaluate(make_model(name, kind=TB["kind"], burn_in=TB["burn_in"]),
-                      Split(f"fit T < {Tmax}, predict T = {Tmax}", short, long))
-        m = make_model(name, kind=TB["kind"], burn_in=TB["burn_in"]).fit(short)
+                      Split(f"fit T < {Tmax}, predict T = {Tmax}",
+                            weighted(short, TB["kind"], mode), long))
+        m = make_model(name, kind=TB["kind"], burn_in=TB["burn_in"]).fit(
+            weighted(short, TB["kind"], mode))
         finals = [predicted_final(m, r.lrs, r.peak_lr) / final(r) - 1 for r in long]
+        gaps = gap_error(m, at_max, TB["pilot_schedules"][0], final, predicted_final)
         rows.append({"model": name, "PredE": ev["metrics"]["PredE"],
                      "WorstE": ev["metrics"]["WorstE"], "R2": ev["metrics"]["R2"],
                      "final_mean_abs_error": float(np.mean(np.abs(finals))),
-                     "final_errors": finals, "params": ev["params"],
+                     "final_errors": finals, "gap_rms": gaps["rms"],
+                     "gap_slope": gaps["slope"], "params": ev["params"],
                      "seconds": time.perf_counter() - t0})
         print(f"  {name}: held-out PredE {100 * ev['metrics']['PredE']:.3f} %, final "
-              f"{100 * rows[-1]['final_mean_abs_error']:.3f} %", file=sys.stderr)
-    best = min((r for r in rows if r["model"] in DESIGN_MODELS),
-               key=lambda r: r["final_mean_abs_error"])["model"]
-    model = make_model(best, kind=TB["kind"], burn_in=TB["burn_in"]).fit(runs)
+              f"{100 * rows[-1]['final_mean_abs_error']:.3f} %, gap RMS {gaps['rms']:.4f}",
+              file=sys.stderr)
+    key = "final_mean_abs_error" if select == "final" else "gap_rms"
+    best = min((r for r in rows if r["model"] in DESIGN_MODELS), key=lambda r: r[key])["model"]
+    model = make_model(best, kind=TB["kind"], burn_in=TB["burn_in"]).fit(
+        weighted(runs, TB["kind"], mode))
     (work / "fit.json").write_text(json.dumps(model.to_dict(), indent=1))
     return model, rows
 
@@ -349,9 +370,10 @@ def design(model, runs: list) -> tuple[dict, dict]:
 def testbed(work: Path, train: bool = True) -> tuple[dict, object]:
     from convexlaw.schedules import schedule
 
-    runs = usable(pilots(work), TB["design_pilots"])
+    every = pilots(work)
+    runs = usable(every, TB["design_pilots"])
     print(f"[fit] {len(runs)} usable pilots", file=sys.stderr)
-    model, fit_rows = choose_fit(runs, work)
+    model, fit_rows = choose_fit(runs, work, usable(every))
     res: dict = {"testbed": TB, "pilots": [{"schedule": r.schedule, "T": r.T, "seed": r.seed,
                                             "peak": r.peak_lr, "final": final(r)}
                                            for r in runs],

@@ -91,6 +91,8 @@ def _check_profile(g: ArrayLike | None, n: int, name: str) -> np.ndarray | None:
 
 def _few_steps(at: ArrayLike | None, n: int) -> list[int] | None:
     """``at`` as a list of at most _FEW valid 1-based steps, else None (then _check_at)."""
+    if type(at) is list and len(at) == 1 and type(at[0]) is int and 1 <= at[0] <= n:
+        return at  # the exam's and the laws' one step: no generator, no copy
     if isinstance(at, (list, tuple)) and 0 < len(at) <= _FEW and all(
             type(x) is int and 1 <= x <= n for x in at):
         return list(at)  # the common case, without numpy

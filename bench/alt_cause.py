@@ -1,7 +1,7 @@
 """Why the plan's peak misses on the MLP testbed: horizon or width? η* per (width, T) cell.
 
     python bench/alt_cause.py --db /work/data/alt2/alt.db [--cells 128:400,128:4000,...]
-        [--seeds 0,1] [--workers 1] [--json PATH]
+        [--seeds 0,1] [--workers 1] [--designs] [--json PATH] [--plot PATH]
 
 Every cell is a ×√2 grid of peaks (the target grid's: 0.005·√2^k) of the MLP testbed of
 ``bench/alternatives.py`` (same config code: Fashion-MNIST, SGD momentum 0.9, cosine,
@@ -10,6 +10,11 @@ seed. η* of a cell: the parabola in log η through the best seed-mean peak and 
 neighbours (``measured_optimum``, as the oracle). Between two cells of one width, the
 local horizon exponent κ = Δ log η* / Δ log T; of one horizon, the width exponent
 Δ log η* / Δ log N.
+
+``--designs``: the plan (``make_plan``, its defaults, as the bench calls it) from other
+pilot sets of the bench's kind (width 128, seed 0, peaks ×2 apart), each with its
+optimizer steps against the target grid's (8 peaks × 4000 steps at one seed): which
+horizons the pilots need before the plan's η* lands near the target's.
 """
 
 from __future__ import annotations
@@ -50,6 +55,78 @@ def optimum(runs: list, seeds: list[int]) -> dict:
             "cpu": am.compute(runs)["cpu"]}
 
 
+P5 = (0.005, 0.01, 0.02, 0.04, 0.08)
+DESIGNS = [((100, 200, 400), P5), ((200, 400), P5), ((128, 512), P5), ((160, 640), P5[:4]),
+           ((150, 300, 600), P5[:4]), ((200, 800), P5), ((250, 1000), P5[:4]),
+           ((400, 800), P5)]
+GRID_STEPS = 8 * 4000  # the target grid at one seed, as the bench counts it
+
+
+def designs(store, workers: int, oracle: float) -> list[dict]:
+    """The plan's η* from each pilot set of ``DESIGNS`` (trained when missing)."""
+    import dataclasses
+    import warnings
+
+    from convexlaw.plan import make_plan
+
+    out = []
+    for Ts, peaks in DESIGNS:
+        tb = dataclasses.replace(alt.TESTBEDS["mlp"], pilot_T=Ts, pilot_peaks=peaks)
+        alt.ensure(store, tb.pilots(), workers, f"pilots T = {Ts}")
+        pilots = alt.fetch(store, tb.pilots())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = make_plan(pilots, 4000, schedule="cosine", kind="val", n_boot=0)
+        by = {r["forecaster"]: r["eta_star"] for r in p.candidates if r.get("eta_star")}
+        out.append({"T": list(Ts), "peaks": list(peaks),
+                    "steps": am.compute(pilots)["steps"], "eta": p.eta_star,
+                    "ratio": p.eta_star / oracle, "source": p.source, "kappa": p.kappa,
+                    "power_law_peer": p.peers["power_law"].get("eta_star"),
+                    "distance": by.get("law distance"),
+                    "curve": by.get("curve convex-ed-peak")})
+    return out
+
+
+def figure(cells: dict, pilots: list[dict], path: Path, plan_eta: float) -> None:
+    """η*(T) per width, per seed and seed mean, with the pilots' optima and the plan."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    for w, color in ((128, "C0"), (512, "C3")):
+        rows = sorted((T, c) for (ww, T), c in cells.items() if ww == w)
+        if not rows:
+            continue
+        T = np.array([t for t, _ in rows], float)
+        E = np.array([c["eta_star"] for _, c in rows])
+        ax.plot(T, E, "o-", color=color, label=f"width {w}: η* (2 seeds, ×√2 grid)")
+        for t, c in rows:
+            ax.plot([t] * len(c["per_seed"]), list(c["per_seed"].values()), "_",
+                    color=color, ms=10)
+    pT = np.array([p["T"] for p in pilots], float)
+    pE = np.array([p["eta_star"] for p in pilots])
+    ax.plot(pT, pE, "ks", mfc="none", ms=9, label="pilots (seed 0, ×2 grid): η*")
+    k, b = np.polyfit(np.log(pT), np.log(pE), 1)
+    t = np.geomspace(100, 4000, 50)
+    ax.plot(t, np.exp(b) * t ** k, "k--", lw=1,
+            label=f"power law through the pilots' optima: κ = {k:.2f}")
+    ax.plot([4000], [plan_eta], "k*", ms=14, label=f"the plan's η = {plan_eta:.4g}")
+    ax.set(xscale="log", yscale="log", xlabel="horizon T (steps)",
+           ylabel="optimal peak LR η* (cosine)",
+           title="MLP on Fashion-MNIST, SGD: η* against T at two widths")
+    ax.set_xticks([100, 200, 400, 1000, 4000], ["100", "200", "400", "1000", "4000"])
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_yticks([0.006, 0.01, 0.02, 0.03, 0.04], ["0.006", "0.01", "0.02", "0.03", "0.04"])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", type=Path, required=True)
@@ -57,7 +134,12 @@ def main() -> None:
                     help="width:T pairs; add :klo:khi for other peaks (0.005·√2^k)")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--workers", type=int, default=1, choices=(1, 2))
+    ap.add_argument("--designs", action="store_true",
+                    help="also plan from other pilot horizons (DESIGNS)")
+    ap.add_argument("--plan-eta", type=float, default=0.007228,
+                    help="the bench's plan η, drawn in the figure")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None)
     args = ap.parse_args()
     from convexlaw.runs import RunStore
 
@@ -87,9 +169,32 @@ def main() -> None:
                 k = math.log(c2["eta_star"] / c["eta_star"]) / math.log(c2["N"] / c["N"])
                 print(f"T {T}: width {w} → {w2}: η* ∝ N^{k:+.3f} "
                       f"(×{c2['eta_star'] / c['eta_star']:.2f})")
+    out = {"cells": {f"{w}:{T}": c for (w, T), c in cells.items()}}
+    if args.designs:
+        oracle = cells.get((512, 4000), {}).get("eta_star", 0.01464)
+        out["designs"] = designs(store, args.workers, oracle)
+        print("\n| pilot T | peaks | steps (× grid) | plan η (× η*) | η* from | κ | "
+              "law 'distance' | curve convex-ed-peak | power-law peer |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for d in out["designs"]:
+            print(f"| {', '.join(map(str, d['T']))} | {len(d['peaks'])} | {d['steps']:,} "
+                  f"({d['steps'] / GRID_STEPS:.1%}) | {d['eta']:.4g} (×{d['ratio']:.2f}) | "
+                  f"{d['source']} | {d['kappa']:+.2f} | {d['distance']:.4g} | "
+                  f"{d['curve']:.4g} | {d['power_law_peer']:.4g} |")
+    tb = alt.TESTBEDS["mlp"]
+    pil = []
+    for T in (100, 200, 400):  # the bench's pilots (seed 0, ×2 grid) when stored
+        cfgs = [tb.pilot(T, p) for p in tb.pilot_peaks]
+        if all(c.run_id() in store for c in cfgs):
+            c = optimum(alt.fetch(store, cfgs), [0])
+            pil.append({"T": T, "eta_star": c["eta_star"]})
+    out["pilots"] = pil
+    for p in pil:
+        print(f"bench pilot cell T = {p['T']} (seed 0, ×2 grid): η* = {p['eta_star']:.4g}")
     if args.json:
-        args.json.write_text(json.dumps({f"{w}:{T}": c for (w, T), c in cells.items()},
-                                        indent=1, default=float) + "\n")
+        args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    if args.plot and len(pil) >= 2:
+        figure(cells, pil, args.plot, args.plan_eta)
 
 
 if __name__ == "__main__":

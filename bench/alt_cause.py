@@ -1,7 +1,8 @@
 """Why the plan's peak misses on the MLP testbed: horizon or width? η* per (width, T) cell.
 
     python bench/alt_cause.py --db /work/data/alt2/alt.db [--cells 128:400,128:4000,...]
-        [--seeds 0,1] [--workers 1] [--designs] [--json PATH] [--plot PATH]
+        [--seeds 0,1] [--workers 1] [--designs] [--second-width] [--target-at η1,η2]
+        [--json PATH] [--plot PATH]
 
 Every cell is a ×√2 grid of peaks (the target grid's: 0.005·√2^k) of the MLP testbed of
 ``bench/alternatives.py`` (same config code: Fashion-MNIST, SGD momentum 0.9, cosine,
@@ -15,6 +16,10 @@ local horizon exponent κ = Δ log η* / Δ log T; of one horizon, the width exp
 pilot sets of the bench's kind (width 128, seed 0, peaks ×2 apart), each with its
 optimizer steps against the target grid's (8 peaks × 4000 steps at one seed): which
 horizons the pilots need before the plan's η* lands near the target's.
+``--second-width``: the bench's pilots plus seed-0 pilots at the target's width 512 (peaks
+×2 apart, at T = 400; 200, 400; 100, 200, 400), planned with the target's N: whether a
+size law fitted on short pilots carries the width change. ``--target-at``: the target
+trained at given peaks (seeds 0, 1), regret against the target grid's best peak.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def optimum(runs: list, seeds: list[int]) -> dict:
     per_seed = {s: measured_optimum(peaks, [table[p][s] for p in peaks])[0] for s in seeds}
     eta, loss, ok = measured_optimum(peaks, means)
     return {"eta_star": eta, "loss_star": loss, "bracketed": ok, "per_seed": per_seed,
-            "N": int(runs[0].N), "table": {str(p): table[p] for p in peaks},
+            "N": None if runs[0].N is None else int(runs[0].N),
+            "table": {str(p): table[p] for p in peaks},
             "cpu": am.compute(runs)["cpu"]}
 
 
@@ -84,6 +90,47 @@ def designs(store, workers: int, oracle: float) -> list[dict]:
                     "power_law_peer": p.peers["power_law"].get("eta_star"),
                     "distance": by.get("law distance"),
                     "curve": by.get("curve convex-ed-peak")})
+    return out
+
+
+def second_width(store, workers: int, oracle: float) -> list[dict]:
+    """The plan from the bench's pilots plus pilots at the target's width (module doc)."""
+    import dataclasses
+    import warnings
+
+    from convexlaw.plan import make_plan
+
+    tb = dataclasses.replace(alt.TESTBEDS["mlp"], pilot_T=(100, 200, 400))
+    base = alt.fetch(store, tb.pilots())
+    wide = {T: [tb.config(tb.target_size, T, p, 0, tb.target_evals) for p in P5[1:]]
+            for T in (100, 200, 400)}
+    alt.ensure(store, [c for v in wide.values() for c in v], workers, "width-512 pilots")
+    out = []
+    for Ts in ((400,), (200, 400), (100, 200, 400)):
+        runs = base + alt.fetch(store, [c for T in Ts for c in wide[T]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = make_plan(runs, tb.target_T, size=float(alt.fetch(store, wide[400])[0].N),
+                          schedule="cosine", kind="val", n_boot=0)
+        out.append({"wide_T": list(Ts), "steps": am.compute(runs)["steps"],
+                    "eta": p.eta_star, "ratio": p.eta_star / oracle, "source": p.source,
+                    "kappa": p.kappa})
+    return out
+
+
+def target_at(store, workers: int, etas: list[float], seeds: list[int]) -> list[dict]:
+    """The target trained at ``etas``: losses and regret against the target grid's best."""
+    tb = alt.TESTBEDS["mlp"]
+    grid = alt.fetch(store, [tb.target(p, s) for p in tb.grid_peaks(*tb.grid_k)
+                             for s in seeds])
+    best = am.oracle(am.grid_table(grid), seeds)["per_seed"]
+    cfgs = [tb.target(e, s) for e in etas for s in seeds]
+    alt.ensure(store, cfgs, workers, "the target at given peaks")
+    out = []
+    for e in etas:
+        losses = {s: am.score(r) for s, r in
+                  zip(seeds, alt.fetch(store, [tb.target(e, s) for s in seeds]), strict=True)}
+        out.append({"eta": e, "losses": losses, **am.regrets(losses, best)})
     return out
 
 
@@ -136,6 +183,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, choices=(1, 2))
     ap.add_argument("--designs", action="store_true",
                     help="also plan from other pilot horizons (DESIGNS)")
+    ap.add_argument("--second-width", action="store_true",
+                    help="also plan with pilots at the target's width (module doc)")
+    ap.add_argument("--target-at", default=None, metavar="η1,η2",
+                    help="train the target at these peaks (seeds 0, 1): regret")
     ap.add_argument("--plan-eta", type=float, default=0.007228,
                     help="the bench's plan η, drawn in the figure")
     ap.add_argument("--json", type=Path, default=None)
@@ -171,7 +222,7 @@ def main() -> None:
                       f"(×{c2['eta_star'] / c['eta_star']:.2f})")
     out = {"cells": {f"{w}:{T}": c for (w, T), c in cells.items()}}
     if args.designs:
-        oracle = cells.get((512, 4000), {}).get("eta_star", 0.01464)
+        oracle = cells.get((512, 4000), {}).get("eta_star", 0.01464)  # the target grid's
         out["designs"] = designs(store, args.workers, oracle)
         print("\n| pilot T | peaks | steps (× grid) | plan η (× η*) | η* from | κ | "
               "law 'distance' | curve convex-ed-peak | power-law peer |")
@@ -181,6 +232,21 @@ def main() -> None:
                   f"({d['steps'] / GRID_STEPS:.1%}) | {d['eta']:.4g} (×{d['ratio']:.2f}) | "
                   f"{d['source']} | {d['kappa']:+.2f} | {d['distance']:.4g} | "
                   f"{d['curve']:.4g} | {d['power_law_peer']:.4g} |")
+    oracle = cells.get((512, 4000), {}).get("eta_star", 0.01464)
+    if args.second_width:
+        out["second_width"] = second_width(store, args.workers, oracle)
+        print()
+        for d in out["second_width"]:
+            print(f"bench pilots + width 512 at T = {d['wide_T']}: {d['steps']:,} steps "
+                  f"({d['steps'] / GRID_STEPS:.1%} of the grid): η = {d['eta']:.4g} "
+                  f"(×{d['ratio']:.2f}) from {d['source']}, κ = {d['kappa']:+.2f}")
+    if args.target_at:
+        out["target_at"] = target_at(store, args.workers,
+                                     [float(x) for x in args.target_at.split(",")], [0, 1])
+        print()
+        for d in out["target_at"]:
+            per = " / ".join(f"{v:+.2%}" for v in d["per_seed"].values())
+            print(f"target at η = {d['eta']:.4g}: regret {d['mean']:+.2%} ({per})")
     tb = alt.TESTBEDS["mlp"]
     pil = []
     for T in (100, 200, 400):  # the bench's pilots (seed 0, ×2 grid) when stored

@@ -15,7 +15,8 @@ local horizon exponent κ = Δ log η* / Δ log T; of one horizon, the width exp
 ``--designs``: the plan (``make_plan``, its defaults, as the bench calls it) from other
 pilot sets of the bench's kind (width 128, seed 0, peaks ×2 apart), each with its
 optimizer steps against the target grid's (8 peaks × 4000 steps at one seed): which
-horizons the pilots need before the plan's η* lands near the target's.
+horizons the pilots need before the plan's η* lands near the target's; and the plan with
+other settings (``SETTINGS``: laws only, a window on the pilots' losses).
 ``--second-width``: the bench's pilots plus seed-0 pilots at the target's width 512 (peaks
 ×2 apart, at T = 400; 200, 400; 100, 200, 400), planned with the target's N: whether a
 size law fitted on short pilots carries the width change. ``--target-at``: the target
@@ -65,6 +66,9 @@ P5 = (0.005, 0.01, 0.02, 0.04, 0.08)
 DESIGNS = [((100, 200, 400), P5), ((200, 400), P5), ((128, 512), P5), ((160, 640), P5[:4]),
            ((150, 300, 600), P5[:4]), ((200, 800), P5), ((250, 1000), P5[:4]),
            ((400, 800), P5)]
+SETTINGS = {"laws only": {"curve_models": ()}, "window 1.2": {"window": 1.2},
+            "laws only, window 1.2": {"curve_models": (), "window": 1.2},
+            "laws only, window 1.1": {"curve_models": (), "window": 1.1}}
 GRID_STEPS = 8 * 4000  # the target grid at one seed, as the bench counts it
 
 
@@ -84,12 +88,19 @@ def designs(store, workers: int, oracle: float) -> list[dict]:
             warnings.simplefilter("ignore")
             p = make_plan(pilots, 4000, schedule="cosine", kind="val", n_boot=0)
         by = {r["forecaster"]: r["eta_star"] for r in p.candidates if r.get("eta_star")}
+        other = {}
+        for label, kw in SETTINGS.items():  # the plan with non-default settings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                q = make_plan(pilots, 4000, schedule="cosine", kind="val", n_boot=0, **kw)
+            other[label] = {"eta": q.eta_star, "ratio": q.eta_star / oracle,
+                            "source": q.source}
         out.append({"T": list(Ts), "peaks": list(peaks),
                     "steps": am.compute(pilots)["steps"], "eta": p.eta_star,
                     "ratio": p.eta_star / oracle, "source": p.source, "kappa": p.kappa,
                     "power_law_peer": p.peers["power_law"].get("eta_star"),
                     "distance": by.get("law distance"),
-                    "curve": by.get("curve convex-ed-peak")})
+                    "curve": by.get("curve convex-ed-peak"), "settings": other})
     return out
 
 
@@ -232,6 +243,11 @@ def main() -> None:
                   f"({d['steps'] / GRID_STEPS:.1%}) | {d['eta']:.4g} (×{d['ratio']:.2f}) | "
                   f"{d['source']} | {d['kappa']:+.2f} | {d['distance']:.4g} | "
                   f"{d['curve']:.4g} | {d['power_law_peer']:.4g} |")
+        print("\n| pilot T | " + " | ".join(SETTINGS) + " |")
+        print("|---|" + "---|" * len(SETTINGS))
+        for d in out["designs"]:
+            print(f"| {', '.join(map(str, d['T']))} | " + " | ".join(
+                f"×{v['ratio']:.2f} ({v['source']})" for v in d["settings"].values()) + " |")
     oracle = cells.get((512, 4000), {}).get("eta_star", 0.01464)
     if args.second_width:
         out["second_width"] = second_width(store, args.workers, oracle)

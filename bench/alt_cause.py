@@ -1,6 +1,6 @@
 """Why the plan's peak misses on the MLP testbed: horizon or width? η* per (width, T) cell.
 
-    python bench/alt_cause.py --db /work/data/alt2/alt.db [--cells 128:400,128:4000,...]
+    python bench/alt_cause.py --db /work/data/alt2/alt.db [--cells 128:400,512:4000,...]
         [--seeds 0,1] [--workers 1] [--designs] [--second-width] [--target-at η1,η2]
         [--json PATH] [--plot PATH]
 
@@ -188,7 +188,8 @@ def figure(cells: dict, pilots: list[dict], path: Path, plan_eta: float) -> None
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", type=Path, required=True)
-    ap.add_argument("--cells", default="128:400,128:1000,128:4000,512:400,512:1000",
+    ap.add_argument("--cells", default="128:100,128:200,128:400,128:1000,128:4000,"
+                    "512:400,512:1000,512:4000",
                     help="width:T pairs; add :klo:khi for other peaks (0.005·√2^k)")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--workers", type=int, default=1, choices=(1, 2))
@@ -209,7 +210,13 @@ def main() -> None:
     store = RunStore(args.db)
     cells = {}
     for item in args.cells.split(","):
-        parts = [int(x) for x in item.split(":")]
+        try:
+            parts = [int(x) for x in item.split(":")]
+        except ValueError:
+            parts = []
+        if len(parts) not in (2, 4) or (len(parts) == 2 and parts[1] not in K_RANGE):
+            raise SystemExit(f"--cells: {item!r}: expected width:T with T in "
+                             f"{sorted(K_RANGE)}, or width:T:klo:khi")
         w, T = parts[:2]
         k = tuple(parts[2:4]) if len(parts) == 4 else K_RANGE[T]
         cfgs = cell_configs(w, T, seeds, k)

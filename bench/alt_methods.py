@@ -167,7 +167,8 @@ def plan_choice(pilots: Sequence[Any], steps: int, schedule: str, n_boot: int = 
                              n_boot=n_boot)
         out = {"eta": float(plan.eta_star), "eta_interval": list(plan.eta_interval),
                "loss_pred": float(plan.loss_star), "variant": plan.variant,
-               "loss_source": plan.loss_source, "kappa": plan.kappa,
+               "loss_source": plan.loss_source, "eta_source": plan.source,
+               "kappa": plan.kappa,
                "warnings": [str(w) for w in plan.warnings]}
     except ValueError as err:  # PlanError is a ValueError: no recommendation
         out = {"eta": None, "error": str(err)}

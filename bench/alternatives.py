@@ -396,9 +396,10 @@ def notes(tr: dict) -> list[str]:
             out.append(f"- {key}: no plan: {p.get('error')}")
             continue
         meas = next(r for r in tr["rows"] if r["key"] == key)["loss"]
-        out.append(f"- {key} ({p.get('code', 'this checkout')}): law variant "
-                   f"'{p['variant']}' (loss from the {p['loss_source']}), "
-                   f"κ = {p['kappa'] if p['kappa'] is None else round(p['kappa'], 3)}, "
+        src = p.get("eta_source", "a forecaster not recorded")  # older result files
+        out.append(f"- {key} ({p.get('code', 'this checkout')}): η* from {src} "
+                   f"(κ = {p['kappa'] if p['kappa'] is None else round(p['kappa'], 3)}), "
+                   f"L* from {p['loss_source']}; best law variant '{p['variant']}'; "
                    f"η interval {p['eta_interval'][0]:.3g}–{p['eta_interval'][1]:.3g}; "
                    f"predicted loss {p['loss_pred']:.4f} vs measured {meas:.4f} "
                    f"({(p['loss_pred'] / meas - 1):+.1%}); fits {p['fit_cpu']:.1f} CPU s.")

@@ -105,3 +105,31 @@ def test_goals_are_reported_as_measured():
     assert not alt.goals(rows)["compute"]["met"]
     rows[0] = {"key": "plan", "method": "plan", "eta": None, "steps_frac": 0.1, "cpu_frac": 0.1}
     assert not any(v["met"] for v in alt.goals(rows).values())
+
+
+def test_cell_optimum_per_seed_and_of_the_seed_means():
+    cause = _load("alt_cause")
+    # loss = 1 + (ln η − ln η0)², η0 = 0.02 at seed 0 and 0.04 at seed 1: parabolas in ln η
+    peaks = [0.01, 0.02, 0.04, 0.08]
+    runs = [run(np.ones(4), val=1 + math.log(p / e0) ** 2, peak=p, seed=s, T=4)
+            for s, e0 in ((0, 0.02), (1, 0.04)) for p in peaks]
+    c = cause.optimum(runs, [0, 1])
+    assert c["per_seed"][0] == pytest.approx(0.02) and c["per_seed"][1] == pytest.approx(0.04)
+    assert c["eta_star"] == pytest.approx(math.sqrt(0.02 * 0.04))  # mean of two parabolas
+    assert c["bracketed"] and c["table"]["0.01"] == {0: 1 + math.log(0.5) ** 2,
+                                                     1: 1 + math.log(0.25) ** 2}
+
+
+def test_plan_note_names_who_gave_eta_and_who_gave_the_loss():
+    plan = {"eta": 0.007, "eta_source": "curve convex-ed-peak", "loss_source": "law distance",
+            "variant": "distance", "kappa": -0.43, "eta_interval": [0.005, 0.01],
+            "loss_pred": 0.37, "fit_cpu": 1.0}
+    rows = [{"key": "plan", "loss": 0.36, "detail": plan},
+            {"key": "sqrt", "detail": {"from": {"peak": 0.02, "T": 400, "loss": 0.5}}},
+            {"key": "lrf", "detail": {"suggestion": 0.04, "suggestion_seed1": 0.05}}]
+    rows += [{"key": k, "detail": {"n_trials": 1, "over_budget": False, "trials": []}}
+             for k in ("optuna_a", "optuna_b")]
+    line = alt.notes({"rows": rows})[0]
+    assert "η* from curve convex-ed-peak (κ = -0.43), L* from law distance" in line
+    del plan["eta_source"]  # a result file written before the source was recorded
+    assert "η* from a forecaster not recorded" in alt.notes({"rows": rows})[0]

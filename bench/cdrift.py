@@ -23,12 +23,9 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import sys
 import warnings
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import design as dz  # noqa: E402  bench/design.py

@@ -31,7 +31,15 @@ from typing import Any
 import numpy as np
 
 from convexlaw.baselines import MultiPowerLaw, PowerLaw, TissueLaw
-from convexlaw.curve import ConvexED, ConvexGT, ConvexModel, CurveModel, FitWarning, restrict
+from convexlaw.curve import (
+    ConvexED,
+    ConvexEDHorizon,
+    ConvexGT,
+    ConvexModel,
+    CurveModel,
+    FitWarning,
+    restrict,
+)
 from convexlaw.curve.data import as_curve_data
 from convexlaw.metrics import curve_metrics
 
@@ -47,6 +55,8 @@ MODELS: dict[str, tuple[Callable[..., CurveModel], str]] = {
     "convex-ed": (ConvexED, "V4 effective distance ½D²P^(c−1), k=4"),
     "convex-ed-gt": (lambda **kw: ConvexED(**{"grad": "power", **kw}),
                      "V4+1 effective distance + G_t ∝ t^a, k=5"),
+    "convex-ed-gt-hz": (lambda **kw: ConvexEDHorizon(**{"grad": "power", **kw}),
+                        "V4+1 with c(T) = c + c1·ln(T/T_ref), T = the run's horizon, k=6"),
     "convex-ed-peak": (lambda **kw: ConvexED(**{"peak": "bound", **kw}),
                        "V4+5 effective distance, bound × (η_peak/1e-3)^γ, k=5"),
     "convex-ed-gpeak": (lambda **kw: ConvexED(**{"peak": "grad", **kw}),

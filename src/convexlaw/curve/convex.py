@@ -45,13 +45,16 @@ from convexlaw.curve.terms import (
 )
 from convexlaw.fitting import Param, search, solve_linear
 
-__all__ = ["BoundModel", "ConvexED", "ConvexGT", "ConvexModel"]
+__all__ = ["C_BOUNDS", "BoundModel", "ConvexED", "ConvexGT", "ConvexModel"]
 
+C_BOUNDS = (-0.5, 0.95)
 _GRID_C = (-0.25, 0.0, 0.2, 0.4, 0.55, 0.7, 0.85)
 _GRID_A = (-0.75, -0.4, -0.15, 0.0, 0.15, 0.4, 0.75)
 _GRID_G = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
 _SHAPE = {p.name: p for p in (  # the exponents, searched on their grids
-    Param("c", -0.5, 0.95, grid=_GRID_C),
+    Param("c", *C_BOUNDS, grid=_GRID_C),
+    # drift of c per e-fold of the run's horizon (``ConvexEDHorizon``)
+    Param("c1", -0.25, 0.25, grid=(-0.1, 0.0, 0.1)),
     Param("a", *A_BOUNDS, grid=_GRID_A),
     Param("gamma", -2.0, 2.0, grid=_GRID_G),
     Param("beta", -2.0, 2.0, grid=_GRID_G),
@@ -129,7 +132,7 @@ class BoundModel(CurveModel):
                 return obs.Y(a, exact=exact, family=family)
             return terms.Y_at(a, idx, family)
 
-        X = terms.X(idx, shape.get("c", 0.0))
+        X = terms.X(idx, self._c(shape, d.T))
         if self._grad() == "three-term":
             # G_t² = G2_exp·e^(−κ t/T) + G2_pow·(t/T)^p + G2_const: Y is linear in G_t²
             p = shape["p"]
@@ -141,6 +144,15 @@ class BoundModel(CurveModel):
         M = np.full((d.steps.size, 2 + len(Ys)), np.nan)
         M[keep] = np.column_stack([np.ones(idx.size), sD * X] + [sG * Y for Y in Ys])
         return M
+
+    def _c(self, shape: dict[str, float], T: Any) -> Any:
+        """Exponent c of the effective distance for a run of horizon T (a number, or one
+        per row): the fitted constant here; ``ConvexEDHorizon`` makes it depend on T."""
+        return shape.get("c", 0.0)
+
+    def _held(self, data: list[CurveData]) -> dict[str, float]:
+        """Exponents held at a value for these data (none here)."""
+        return {}
 
     def _peak_factors(self, shape: dict[str, float], r: Any) -> tuple[Any, Any]:
         """(s_D, s_G) at the peak ratio r = η_peak/η_ref (a number, or one per row)."""
@@ -169,6 +181,8 @@ class BoundModel(CurveModel):
         if any(not keep.all() for keep, *_ in parts):
             return None
         P = np.concatenate([terms.P[idx] for _, terms, idx, _ in parts])
+        T = np.concatenate([np.full(idx.size, float(d.T))
+                            for d, (_, _, idx, _) in zip(data, parts, strict=True)])
         r = np.concatenate([np.full(idx.size, d.peak / getattr(self, "peak_ref", 1e-3))
                             for d, (_, _, idx, _) in zip(data, parts, strict=True)])
         obs = [o for *_, o in parts if o is not None]
@@ -180,7 +194,7 @@ class BoundModel(CurveModel):
         ones = np.ones(P.size)
 
         def design(shape: dict[str, float]) -> np.ndarray | None:
-            X = 0.5 * P ** (shape.get("c", 0.0) - 1.0)
+            X = 0.5 * P ** (self._c(shape, T) - 1.0)
             a = float(shape.get("a", 0.0))
             if a == 0.0 or coef is None:
                 Y = Y0
@@ -206,7 +220,8 @@ class BoundModel(CurveModel):
             raise ValueError(f"burn-in restart at step {t0}: observations at or before it "
                              "cannot be fitted")
         y = np.concatenate([d.y for d in data])
-        params = self._params(float(y.min()))
+        held = self._held(data)
+        params = [p for p in self._params(float(y.min())) if p.name not in held]
         lin = [p for p in params if p.linear]
         shape = [p for p in params if not p.linear]
         lower = np.array([p.lower for p in lin])
@@ -217,7 +232,7 @@ class BoundModel(CurveModel):
         fast = self._stacked(data)
 
         def design(theta: np.ndarray, exact: bool = False) -> np.ndarray:
-            values = {p.name: v for p, v in zip(shape, theta, strict=True)}
+            values = {p.name: v for p, v in zip(shape, theta, strict=True)} | held
             if fast is not None and not exact:
                 M = fast(values)
                 if M is not None:
@@ -234,8 +249,10 @@ class BoundModel(CurveModel):
         beta, _ = solve_linear(design(theta, exact=True), y, lower, upper)
         values = dict(zip([p.name for p in lin], beta, strict=True))
         values.update(zip([p.name for p in shape], theta, strict=True))
-        return ({k: float(v) for k, v in values.items()},
-                {p.name: (p.lower, p.upper) for p in params})
+        values.update(held)
+        bounds = {p.name: (p.lower, p.upper) for p in params}
+        bounds.update({k: (v, v) for k, v in held.items()})  # held: at its bound
+        return {k: float(v) for k, v in values.items()}, bounds
 
     def _predict_data(self, params: dict[str, float], d: CurveData) -> np.ndarray:
         M = self._columns(params, d, exact=True)

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,31 @@ def test_exam_table_keeps_whole_spec_names():
     assert r.exit_code == 0, r.output
     for s in specs:
         assert re.search(rf"│ {re.escape(s)} +│", r.output), (s, r.output)
+
+
+def test_the_commands_map_names_every_command_of_each_module():
+    # `convexlaw CMD` builds an app with CMD's module alone: the map must be complete
+    from convexlaw import cli
+
+    for module in cli.MODULES:
+        names = set(get_command(cli.make_app((module,))).commands)
+        assert names == {c for c, m in cli.COMMANDS.items() if m == module}, module
+    assert set(get_command(cli.app).commands) == set(cli.COMMANDS)
+
+
+def test_main_runs_one_command_from_its_own_module(monkeypatch, capsys):
+    from convexlaw import cli
+
+    built = []
+    real = cli.make_app
+    monkeypatch.setattr(cli, "make_app", lambda modules=cli.MODULES: built.append(modules)
+                        or real(modules))
+    monkeypatch.setattr(sys, "argv", ["convexlaw", "schedules", "--json"])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 0 and built == [("core",)]
+    assert json.loads(capsys.readouterr().out)[0]["name"]
+    monkeypatch.setattr(sys, "argv", ["convexlaw", "--version"])
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert built[-1] == cli.MODULES  # no command named first: the whole app

@@ -221,7 +221,7 @@ def side_by_side(label: str, ours: dict, peers: dict, measured: tuple[float, flo
 
 def peer_drift(cells: list[dict], target_T: float) -> dict:
     """The power-law peer with the same held-out drift correction as ours
-    (``convexlaw.forecasters.drift``): fitted on the cells below the longest pilot horizon
+    (``convexlaw.drift``): fitted on the cells below the longest pilot horizon
     T_n, its L* error there, carried to the target over the ln T distance. A fair
     comparison: our laws get this correction, so the peer gets it too."""
     from convexlaw.forecasters import drift
@@ -360,7 +360,7 @@ def peers(groups: dict, stores: Path | None, n_boot: int, results: dict,
                  "power-law η*", "power-law L*", "literal η*", "literal L*",
                  "peer+drift η*", "peer+drift L*", "verdict"], rows))
     print("\nours L*: the chosen forecaster's, a law's corrected for its held-out drift "
-          "(convexlaw.forecasters.drift); peer+drift: the power-law peer with the same "
+          "(convexlaw.drift); peer+drift: the power-law peer with the same "
           "correction (needs ≥ 4 horizons). The L* verdict compares ours with all three.")
 
 

@@ -303,6 +303,13 @@ class ConvexGT(BoundModel):
             f"-restart{self.burn_in}" if self.restart and self.burn_in else "")
 
 
+def ed_label(name: str, grad: str, peak: str | None) -> str:
+    """The label of an effective-distance model: the name, ``-gt`` for G_t ∝ t^a, then the
+    peak factor's suffix (``-peak``, ``-gpeak``, ``-split``)."""
+    suffix = {None: "", "bound": "-peak", "grad": "-gpeak", "split": "-split"}
+    return name + ("-gt" if grad == "power" else "") + suffix.get(peak, f"-{peak}")
+
+
 class ConvexED(BoundModel):
     """``convex-ed``: effective distance ½D²·P_t^(c−1) (V4), with optional G_t ∝ t^a
     (``grad="power"``, V4+1) and a peak-LR factor (``peak=``: "bound" V4+5, "grad",
@@ -324,6 +331,4 @@ class ConvexED(BoundModel):
     @property
     def label(self) -> str:
         """convex-ed, convex-ed-gt, convex-ed-peak, convex-ed-gpeak, convex-ed-gt-split…"""
-        peak = {None: "", "bound": "-peak", "grad": "-gpeak", "split": "-split"}
-        return (self.name + ("-gt" if self.grad == "power" else "")
-                + peak.get(self.peak, f"-{self.peak}"))
+        return ed_label(self.name, self.grad, self.peak)

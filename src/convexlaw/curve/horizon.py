@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from convexlaw.curve.convex import C_BOUNDS, BoundModel
+from convexlaw.curve.convex import C_BOUNDS, BoundModel, ed_label
 from convexlaw.curve.data import CurveData
 
 __all__ = ["ConvexEDHorizon"]
@@ -67,9 +67,7 @@ class ConvexEDHorizon(BoundModel):
 
     @property
     def label(self) -> str:
-        peak = {None: "", "bound": "-peak", "grad": "-gpeak", "split": "-split"}
-        return (self.name + ("-gt" if self.grad == "power" else "")
-                + peak.get(self.peak, f"-{self.peak}") + "-hz")
+        return ed_label(self.name, self.grad, self.peak) + "-hz"
 
     def _validate_hyper(self) -> None:
         super()._validate_hyper()

@@ -53,8 +53,10 @@ def plot_design(design: Design, path: str | Path, title: str = "") -> Path:
     ax2.set_ylabel(f"predicted loss ({design.model}), t ≥ {ZOOM:g}·T")
     ax2.set_xlabel("step t")
     ax2.legend(fontsize=6.5, loc="upper right")
-    ax1.set_title(title or f"schedule design ({design.family}), T = {design.steps}; "
-                  "dotted: at the fixed peak, solid: at the tuned peak")
+    modes = {c["peak_mode"] for c in design.curves["schedules"][1:]}
+    key = ("; dotted: at the fixed peak, solid: at the tuned peak" if len(modes) > 1
+           else f"; every schedule at its {modes.pop()} peak" if modes else "")
+    ax1.set_title(title or f"schedule design ({design.family}), T = {design.steps}{key}")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -191,3 +191,16 @@ def test_exponential_by_table_is_the_power_to_a_few_ulp():
         ref = np.exp(np.log(np.longdouble(final)) * s.astype(np.longdouble) / n)
         got = shape(f"exponential(final={final})", n).astype(np.longdouble)
         assert float(np.max(np.abs(got / ref - 1))) < 4e-16 * (1 - math.log(final)), final
+
+
+def test_tabulated_shapes_at_sampled_steps_are_the_whole_array_to_the_bit():
+    # a value is a function of its step alone: at steps picked out of the run (gathers
+    # from the tables) it is the value of the whole run, for the cosine and the exp tables
+    from convexlaw.schedules import Shaper
+
+    n = 3 * 2**14 + 11
+    picked = np.array([0.0, 5.0, 2.0**14 - 1, 2.0**14, 40000.0, n - 1.0])
+    for spec in ("exponential(final=0.01)", "cosine(final=0.1)", "onecycle"):
+        fn = Shaper(spec)._fn
+        assert np.array_equal(fn(picked, n), fn(np.arange(n, dtype=np.float64), n)[
+            picked.astype(int)]), spec

@@ -51,6 +51,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from convexlaw.curve.base import outside
 from convexlaw.curve.burnin import BurnIn, resolve_burn_in
 from convexlaw.curve.holdout import make_splits
 from convexlaw.forecasters import (
@@ -418,11 +419,10 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
         warns.append(f"T = {steps} is ×{steps / pil_T[1]:.3g} beyond the longest pilot "
                      f"({pil_T[1]}): an extrapolation")
     pil_P = (min(_peak(r) for r in kept), max(_peak(r) for r in kept))
-    if not pil_P[0] / 1.01 <= eta <= pil_P[1] * 1.01:
-        side, k = (("below the smallest", pil_P[0] / eta) if eta < pil_P[0]
-                   else ("above the largest", eta / pil_P[1]))
-        warns.append(f"the recommended peak {eta:.3g} is ×{k:.3g} {side} pilot peak "
-                     f"({pil_P[0]:.3g} … {pil_P[1]:.3g}): the LR response there is "
+    where = outside(eta, *pil_P)
+    if where:
+        warns.append(f"the recommended peak {eta:.3g} is ×{where[1]:.3g} {where[0]} pilot "
+                     f"peak ({pil_P[0]:.3g} … {pil_P[1]:.3g}): the LR response there is "
                      "extrapolated; a pilot near it would check it")
     div = [d["peak"] for d in left if d["reason"].startswith("diverged")]
     if div and eta >= min(div) / 1.0001:

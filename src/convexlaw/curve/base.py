@@ -37,12 +37,26 @@ from convexlaw.curve.data import (
 from convexlaw.fitting import param_lines, standard_errors
 from convexlaw.metrics import r2
 
-__all__ = ["CurveModel", "FitWarning", "registry"]
+__all__ = ["CurveModel", "FitWarning", "outside", "registry"]
 
 _REGISTRY: dict[str, type[CurveModel]] = {}
 
 
 _OUTSIDE = 1.01  # beyond this factor, a peak or horizon is outside the fitted range
+
+
+def outside(x: float, lo: float, hi: float) -> tuple[str, float, float] | None:
+    """Where x > 0 lies outside [lo, hi] by more than 1 %: ("below the smallest", ×k, lo)
+    or ("above the largest", ×k, hi); None inside.
+
+    >>> outside(1e-4, 1e-3, 2e-3), outside(1.5e-3, 1e-3, 2e-3)
+    (('below the smallest', 10.0, 0.001), None)
+    """
+    if x < lo / _OUTSIDE:
+        return "below the smallest", lo / x, lo
+    if x > hi * _OUTSIDE:
+        return "above the largest", x / hi, hi
+    return None
 
 class FitWarning(UserWarning):
     """A fit that converged but whose parameters the data do not determine."""
@@ -267,12 +281,11 @@ class CurveModel:
         info = getattr(self, "fit_info_", {}) or {}
         notes = []
         lo, hi = info.get("peaks", (None, None))
-        if lo and peak < lo / _OUTSIDE:
-            notes.append(f"peak {peak:.3g} is ×{lo / peak:.3g} below the smallest fitted "
-                         f"peak ({lo:.3g}): the loss's response to the LR is extrapolated")
-        elif hi and peak > hi * _OUTSIDE:
-            notes.append(f"peak {peak:.3g} is ×{peak / hi:.3g} above the largest fitted "
-                         f"peak ({hi:.3g}): the loss's response to the LR is extrapolated")
+        where = outside(peak, lo, hi) if lo and hi else None
+        if where:
+            side, k, edge = where
+            notes.append(f"peak {peak:.3g} is ×{k:.3g} {side} fitted peak ({edge:.3g}): the "
+                         "loss's response to the LR is extrapolated")
         longest = info.get("horizons", (None, None))[1]
         if longest and steps > longest * _OUTSIDE:
             notes.append(f"T = {steps} is ×{steps / longest:.3g} beyond the longest fitted "

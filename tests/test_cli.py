@@ -280,6 +280,11 @@ def test_help_texts():
     text = re.sub(r"[\s│]+", " ", cli("laws", "fit", "--help").output)
     for v in LAW_VARIANTS:
         assert f" {v}," in text or f" {v}." in text, v
+    from convexlaw.protocols import MODELS
+
+    text = re.sub(r"[\s│]+", " ", cli("fit", "--help").output)
+    for m in MODELS:  # the help's static list names every model `fit --model` takes
+        assert f" {m}," in text or f" {m}." in text, m
 
 
 def test_exam_table_keeps_whole_spec_names():

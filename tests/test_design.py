@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from convexlaw import optimal_peak, schedule
 from convexlaw.baselines import MultiPowerLaw
 from convexlaw.cli import app
-from convexlaw.curve import ConvexED, ConvexModel
+from convexlaw.curve import ConvexED, ConvexEDHorizon, ConvexModel
 from convexlaw.design import DesignError, Objective, Spline, design_schedule
 from convexlaw.runs import Run
 from convexlaw.schedules import lr_lambda
@@ -90,6 +90,22 @@ def test_fast_path_matches_predict_and_its_gradient():
                 e[j] = 1e-6
                 fd = (obj.value(shape + e) - obj.value(shape - e)) / 2e-6
                 assert g[j] == pytest.approx(fd, rel=2e-4, abs=1e-9)
+
+
+def test_horizon_drift_model_takes_the_fast_path_at_one_horizon():
+    """A -hz fit is convex-ed with c = c(T) for a run of T steps: at one horizon the
+    closed-form path uses that c and equals predict (1e-9); over several horizons (each its
+    own exponent of the peak) it goes through predict."""
+    p = {"L_inf": 0.3, "D2": 0.5, "G2": 2.0, "c": 0.5, "c1": 0.1, "a": 0.05}
+    model = ConvexEDHorizon.from_params(p, grad="power", horizon_ref=800.0)
+    T = 4000
+    shape = schedule("wsd(cooldown=0.3)+warmup(100)", T)
+    obj = Objective(model, T)
+    assert obj.fast and not obj.notes
+    assert obj.layout["c"] == pytest.approx(0.5 + 0.1 * math.log(T / 800.0), rel=1e-15)
+    peak, loss = obj.tuned(shape)
+    assert loss == pytest.approx(model.predict(peak * shape, [T], peak=peak)[0], rel=1e-9)
+    assert not Objective(model, T, {2000: 1.0, 4000: 1.0}).fast
 
 
 def test_spline_schedules_are_monotone_and_carry_linear_decay():

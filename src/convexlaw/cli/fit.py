@@ -51,9 +51,9 @@ def fit_cmd(
     runs: Annotated[list[str], typer.Argument(help="Run files (CSV, JSONL, Parquet, W&B "
                                               "JSON, TensorBoard) or run ids in the store.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name: convex, convex-gt, "
-                                       "convex-gt-3t, convex-ed, convex-ed-gt, convex-ed-peak,"
-                                       " convex-ed-gpeak, convex-ed-gt-gpeak, mpl, tissue, "
-                                       "powerlaw.")],
+                                       "convex-gt-3t, convex-ed, convex-ed-gt, convex-ed-gt-hz,"
+                                       " convex-ed-peak, convex-ed-gpeak, convex-ed-gt-gpeak,"
+                                       " mpl, tissue, powerlaw.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the fit here "
                                              "(JSON).")] = None,
     kind: KindOpt = None,

@@ -48,8 +48,9 @@ class ConvexEDHorizon(BoundModel):
     """``convex-ed-hz`` (+ ``grad="power"``: convex-ed-gt-hz, ``peak="bound"``:
     convex-ed-peak-hz …): ``ConvexED`` with c(T) = c + c1·ln(T/T_ref) (module doc).
 
-    Not a subclass of ConvexED on purpose: code that reads a ConvexED's constant c (the
-    design's fast path) must not read c(T_ref) for c(T); it goes through ``predict``.
+    Not a subclass of ConvexED on purpose: code that reads a ConvexED's constant c must
+    not read c(T_ref) for c(T). The design's closed-form path reads ``c_at(T)`` at its
+    one horizon (``convexlaw.design.objective``).
     """
 
     name = "convex-ed"

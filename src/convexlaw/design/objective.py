@@ -73,17 +73,24 @@ def horizon_weights(steps: int, weights: Mapping[int, float] | None) -> tuple[np
     return np.array(Ts), np.array(ws) / total
 
 
-def _bound_layout(model: Any) -> dict[str, float] | None:
+def _bound_layout(model: Any, horizons: np.ndarray) -> dict[str, float] | None:
     """Exponents and coefficients of a bound-based fit, or None for any other model.
 
     Read from the documented parameters of ``convexlaw.curve.convex`` (L_inf, D2, G2, c,
     a, gamma/beta/gamma_D/gamma_G) and hyper-parameters (grad, peak, t_ref, peak_ref).
+    A ``-hz`` fit (``convexlaw.curve.horizon``) is a convex-ed fit with c = c(T) for a run
+    of T steps: at one horizon that constant is its layout; over several horizons each
+    would have its own exponent of the peak (no closed-form peak), so None.
     """
-    from convexlaw.curve import ConvexED, ConvexGT, ConvexModel
+    from convexlaw.curve import ConvexED, ConvexEDHorizon, ConvexGT, ConvexModel
 
     hyper = model.get_params()
-    p = model.params_
-    if not isinstance(model, ConvexModel | ConvexGT | ConvexED):
+    p = dict(model.params_)
+    if isinstance(model, ConvexEDHorizon):
+        if horizons.size != 1:
+            return None
+        p["c"] = model.c_at(int(horizons[0]))
+    elif not isinstance(model, ConvexModel | ConvexGT | ConvexED):
         return None
     grad = hyper.get("grad", "constant")
     if grad not in ("constant", "power") or hyper.get("restart", False):
@@ -150,7 +157,7 @@ class Objective:
                                      and peak > 0):
             raise DesignError(f"peak must be a finite learning rate > 0, got {peak!r}")
         self.peak = None if peak is None else float(peak)
-        self.layout = _bound_layout(model)
+        self.layout = _bound_layout(model, self.horizons)
         self.notes: list[str] = []
         if self.layout is not None:
             t = np.arange(1, self.steps + 1, dtype=np.float64)
@@ -206,7 +213,7 @@ class Objective:
         fast = self.loss(m, p)
         self.layout, slow = None, self.loss(m, p)
         if abs(fast - slow) <= _CHECK_RTOL * abs(slow):
-            self.layout = _bound_layout(self.model)
+            self.layout = _bound_layout(self.model, self.horizons)
         else:
             self.notes.append(f"the closed-form bound path disagrees with {self.model.label}."
                               f"predict ({fast!r} vs {slow!r}); using predict()")

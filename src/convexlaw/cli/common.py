@@ -216,11 +216,13 @@ def working(description: str, disable: bool = False) -> Iterator[Any]:
     """A live line on stderr (spinner, what is being done, elapsed time) for work whose
     length is not known in advance; gone when the work ends, and never drawn into a pipe
     or a log (a blank line there would break one-line errors)."""
+    if disable or not err_console.is_terminal:  # nothing drawn: rich.progress not loaded
+        yield lambda text: None
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True,
-                  disable=disable or not err_console.is_terminal) as bar:
+                  console=err_console, transient=True) as bar:
         task = bar.add_task(description, total=None)
 
         def update(text: str) -> None:

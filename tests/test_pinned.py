@@ -243,5 +243,10 @@ def test_plan_on_the_demo_pilots_is_pinned():
                               "G2": 0.021105073, "c": 0.01316661573, "gamma": 0.5913103984},
           1e-6)
     assert p.curve["final"] == pytest.approx(0.3648725606, rel=1e-6)
+    # convex-ed-gt-hz joined the plan's curve models (branch hzplan): its burn-in is added;
+    # it is flagged here (its η* rises with T: κ = +0.21), so every number above is as before
     assert {m: b["step"] for m, b in p.burn_ins.items()} == {"convex-ed-peak": 8,
-                                                              "convex-ed-gt-gpeak": 8}
+                                                              "convex-ed-gt-gpeak": 8,
+                                                              "convex-ed-gt-hz": 8}
+    hz = next(r for r in p.candidates if r["forecaster"] == "curve convex-ed-gt-hz")
+    assert hz["kappa"] == pytest.approx(0.208, abs=2e-3) and hz["flags"]

@@ -39,10 +39,19 @@ from scipy.optimize import minimize_scalar
 
 from convexlaw.drift import drift, loss_noise
 
-__all__ = ["CurveForecaster", "Forecaster", "LawForecaster", "choose", "choose_eta", "drift",
-           "evaluate", "holdout_score", "kappa_of", "optimum_error"]
+__all__ = ["KAPPA_RANGE", "CurveForecaster", "FitMemo", "Forecaster", "LawForecaster",
+           "choose", "choose_eta", "drift", "evaluate", "holdout_score", "kappa_of",
+           "kappa_flag", "optimum_error", "span_kappa"]
 
 _GRID = 25
+# The plausible exponents of η* ∝ T^κ. Theory: κ = −(1−c)/(2−c) for the effective distance
+# ½D²·P^(c−1) — −1/2 for the literal bound (c = 0), −0.6 at c's lower bound −0.5; measured:
+# −0.24…−0.27 (our fits, c ≈ 0.45–0.65), −0.28…−0.32 (Bjorck et al., Scion, Step Law's
+# D^0.307), −0.39…−0.47 locally on the MLP testbed's pilots, −0.5 the literal rule. Flatter
+# than −0.15 (c > 0.82, well above every fitted c) or steeper than −0.7 (beyond c = −0.5)
+# is outside all of it: a forecaster whose η* moves like that over the extrapolation is
+# not chosen silently (``evaluate`` flags it).
+KAPPA_RANGE = (-0.7, -0.15)
 
 
 def _peak(run: Any) -> float:
@@ -171,16 +180,70 @@ class LawForecaster(Forecaster):
         return len(self.law_.free_)
 
 
+class FitMemo:
+    """Fitted curve models by (model name, burn-in, kind, the runs fitted), so that a fit
+    made once is not made again: the burn-in selector fits each candidate start on the
+    plan's horizon split, and the plan then scores the chosen start's optimum on that same
+    split (``evaluate``). Runs are keyed by identity (the memo keeps them alive).
+
+    >>> from convexlaw.protocols import make_model
+    >>> memo = FitMemo(); m = memo.recording("convex", make_model("convex"))
+    >>> m.clone().burn_in == 0, len(memo)
+    (True, 0)
+    """
+
+    def __init__(self) -> None:
+        self._fits: dict[tuple, tuple[list[Any], Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._fits)
+
+    @staticmethod
+    def _key(name: str, burn_in: int, kind: str | None, runs: Sequence[Any]) -> tuple:
+        return (name, int(burn_in), kind, tuple(id(r) for r in runs))
+
+    def get(self, name: str, burn_in: int, kind: str | None, runs: Sequence[Any]) -> Any:
+        hit = self._fits.get(self._key(name, burn_in, kind, runs))
+        return None if hit is None else hit[1]
+
+    def put(self, name: str, burn_in: int, kind: str | None, runs: Sequence[Any],
+            model: Any) -> None:
+        self._fits[self._key(name, burn_in, kind, runs)] = (list(runs), model)
+
+    def recording(self, name: str, model: Any) -> Any:
+        """``model`` (an unfitted curve model named ``name``) whose clones put their fits
+        here: ``convexlaw.curve.burnin.select_burn_in`` fits a clone per start."""
+        make_clone = model.clone
+
+        def clone() -> Any:
+            m = make_clone()
+            fit = m.fit
+
+            def fit_and_keep(runs: Any) -> Any:
+                fit(runs)
+                self.put(name, m.burn_in, m.kind, runs, m)
+                return m
+
+            m.fit = fit_and_keep
+            return m
+
+        model.clone = clone
+        return model
+
+
 class CurveForecaster(Forecaster):
-    """A loss-curve model (by its CLI name) fitted on the pilots' whole curves."""
+    """A loss-curve model (by its CLI name) fitted on the pilots' whole curves
+    (``memo``: a ``FitMemo`` to take an existing fit of the same model on the same runs
+    from)."""
 
     source = "curve"
 
     def __init__(self, model: str = "convex-ed-peak", burn_in: int = 0,
-                 kind: str | None = None) -> None:
+                 kind: str | None = None, memo: FitMemo | None = None) -> None:
         self.model = model
         self.burn_in = burn_in
         self.kind = kind
+        self.memo = memo
 
     @property
     def label(self) -> str:
@@ -190,9 +253,15 @@ class CurveForecaster(Forecaster):
         from convexlaw.curve import FitWarning
         from convexlaw.protocols import make_model
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FitWarning)
-            m = make_model(self.model, kind=self.kind, burn_in=int(self.burn_in)).fit(list(runs))
+        runs = list(runs)
+        m = None if self.memo is None else self.memo.get(self.model, self.burn_in, self.kind,
+                                                         runs)
+        if m is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FitWarning)
+                m = make_model(self.model, kind=self.kind, burn_in=int(self.burn_in)).fit(runs)
+            if self.memo is not None:
+                self.memo.put(self.model, self.burn_in, self.kind, runs, m)
         return self.set_fitted(m)
 
     def set_fitted(self, model: Any) -> CurveForecaster:
@@ -220,7 +289,7 @@ def _clone(fc: Forecaster) -> Forecaster:
     if isinstance(fc, LawForecaster):
         return LawForecaster(fc.variant, fc.kind)
     assert isinstance(fc, CurveForecaster)
-    return CurveForecaster(fc.model, fc.burn_in, fc.kind)
+    return CurveForecaster(fc.model, fc.burn_in, fc.kind, fc.memo)
 
 
 # the plan's goals: η* within ×1.25, L* within 1 % — the scales of the optimum error
@@ -304,26 +373,61 @@ def kappa_of(fc: Forecaster, spec: str, steps: int, peaks: tuple[float, float],
     return float(math.log(e2 / e1) / math.log(2.0))
 
 
+def span_kappa(fc: Forecaster, spec: str, steps: int, T_from: int,
+               peaks: tuple[float, float], N: float | None = None,
+               eta: float | None = None) -> float | None:
+    """κ over the extrapolation: ln(η*(steps)/η*(T_from)) / ln(steps/T_from), both optima
+    for the target's schedule spec (``eta``: η* at ``steps`` if already known) — the
+    exponent that carries the pilots' optimum to the target. ``kappa_of`` (the local κ at
+    the target) when ``steps`` is not beyond ``T_from``; None when an optimum is not
+    interior."""
+    from convexlaw import schedule as make_schedule
+
+    if steps <= T_from:
+        return kappa_of(fc, spec, steps, peaks, N, eta)
+    e1 = eta if eta is not None else fc.optimum(make_schedule(spec, steps, 1.0), peaks, N)[0]
+    e0 = fc.optimum(make_schedule(spec, T_from, 1.0), peaks, N)[0]
+    if not all(math.isfinite(e) and peaks[0] * 1.01 < e < peaks[1] / 1.01 for e in (e0, e1)):
+        return None
+    return float(math.log(e1 / e0) / math.log(steps / T_from))
+
+
+def kappa_flag(kappa: float | None, T_from: int, steps: int,
+               kappa_range: tuple[float, float] = KAPPA_RANGE) -> str | None:
+    """The flag of an implausible exponent (``KAPPA_RANGE``), or None."""
+    if kappa is None or kappa_range[0] <= kappa <= kappa_range[1]:
+        return None
+    side = "flatter" if kappa > kappa_range[1] else "steeper"
+    return (f"implausible optimal-LR exponent: η* ∝ T^{kappa:+.3f} from T = {T_from} to "
+            f"{steps}, {side} than the plausible {kappa_range[0]:g} … {kappa_range[1]:g} "
+            "(theory −(1−c)/(2−c), measured −0.24 … −0.5)")
+
+
 def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
              split_sets: Sequence[Sequence[Any]], shape: np.ndarray, spec: str, steps: int,
              peaks: tuple[float, float], N: float | None = None, kind: str | None = None,
-             say: Any = None, prescored: dict[str, dict[str, Any]] | None = None
+             say: Any = None, prescored: dict[str, dict[str, Any]] | None = None,
+             kappa_range: tuple[float, float] = KAPPA_RANGE
              ) -> tuple[list[dict[str, Any]], dict[str, Forecaster]]:
     """Fit every forecaster on ``runs`` and score it on the first split set it can be
     refitted on (or take its score from ``prescored``, by label: PredE, final, split);
     read its optimum at the target. Returns (one row each, fitted by label).
 
     A row's ``flags`` say what forbids a silent choice: a parameter at a bound, an
-    unidentified curve fit, an optimum at the edge of ``peaks``, κ > 0.
+    unidentified curve fit, an optimum at the edge of ``peaks``, κ > 0, and an exponent
+    ``kappa_span`` (``span_kappa``: from the longest pilot horizon to the target) outside
+    ``kappa_range``.
     """
     table, fitted = [], {}
+    T_from = max(int(r.T) for r in runs)
     for fc in forecasters:
         if say:
             say(f"fitting and scoring {fc.label}")
         row: dict[str, Any] = {"forecaster": fc.label, "source": fc.source, "k": None,
                                "holdout_PredE": None, "holdout_final": None, "split": None,
                                "flags": [], "eta_star": None, "loss_star": None,
-                               "kappa": None, "optimum": None, "chosen": False}
+                               "kappa": None, "kappa_span": None, "optimum": None,
+                               "chosen": False}
         try:
             fc.fit(runs)
         except (ValueError, RuntimeError) as err:
@@ -361,6 +465,10 @@ def evaluate(forecasters: Sequence[Forecaster], runs: Sequence[Any],
             row["kappa"] = kappa_of(fc, spec, steps, peaks, N, eta=e)
             if row["kappa"] is not None and row["kappa"] > 0:
                 row["flags"].append(f"η* rises with the horizon (κ = {row['kappa']:+.3f})")
+            row["kappa_span"] = span_kappa(fc, spec, steps, T_from, peaks, N, eta=e)
+            flag = kappa_flag(row["kappa_span"], T_from, steps, kappa_range)
+            if flag and not (row["kappa"] is not None and row["kappa"] > 0):
+                row["flags"].append(flag)
         table.append(row)
     return table, fitted
 

@@ -55,7 +55,9 @@ from convexlaw.curve.base import outside
 from convexlaw.curve.burnin import BurnIn, resolve_burn_in
 from convexlaw.curve.holdout import make_splits
 from convexlaw.forecasters import (
+    KAPPA_RANGE,
     CurveForecaster,
+    FitMemo,
     Forecaster,
     LawForecaster,
     choose,
@@ -71,7 +73,7 @@ __all__ = ["CURVE_MODELS", "PLAN_VARIANTS", "Plan", "PlanError", "make_plan",
 
 PLAN_VARIANTS = ("literal", "distance", "gradient", "peak", "distance+gradient",
                  "distance+peak")
-CURVE_MODELS = ("convex-ed-peak", "convex-ed-gt-gpeak")
+CURVE_MODELS = ("convex-ed-peak", "convex-ed-gt-gpeak", "convex-ed-gt-hz")
 MAX_TESTS = 3  # held-out runs of a tail split (smallest, largest and middle peak)
 CURVE_POINTS = 60  # points of the predicted curve
 NEAR = 1.5  # forecasters within this factor of the best held-out error widen the intervals
@@ -116,6 +118,8 @@ class Plan:
     curve: dict[str, Any] | None
     pilots: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    kappa_span: float | None = None
+    kappa_range: tuple[float, float] = KAPPA_RANGE
     laws: dict[str, Law] = field(default_factory=dict, repr=False)
     forecaster: Forecaster | None = field(default=None, repr=False)
     fitted: dict[str, Forecaster] = field(default_factory=dict, repr=False)
@@ -126,7 +130,9 @@ class Plan:
             "steps", "size", "schedule", "eta_star", "eta_interval", "loss_star",
             "loss_interval", "level", "variant", "source", "loss_source", "kappa",
             "law_forecast", "literal_forecast", "comparison", "candidates", "holdout",
-            "burn_in", "burn_ins", "left_out", "peers", "curve", "pilots", "warnings")}
+            "burn_in", "burn_ins", "left_out", "peers", "curve", "pilots", "warnings",
+            "kappa_span")}
+        out["kappa_range"] = list(self.kappa_range)
         out["laws"] = {v: law.to_dict() for v, law in self.laws.items()
                        if v in (self.variant, "literal")}
         return out
@@ -227,6 +233,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
               curve_models: Sequence[str] = CURVE_MODELS, curve_model: Any = _UNSET,
               burn_in: int | str | None = "auto", window: float | None = None,
               split: str = "auto", n_boot: int = 100, random_state: int = 0,
+              kappa_range: tuple[float, float] = KAPPA_RANGE,
               progress: Callable[[str], None] | None = None) -> Plan:
     """Fit the forecasters to pilot runs and plan a run of ``steps`` steps (module doc).
 
@@ -235,7 +242,10 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     count (needed when the pilots span several sizes); ``burn_in``: a step, or "auto";
     ``window``: keep only pilots within this factor of their cell's best final loss
     (default: automatic screening); ``curve_model``: one model name or None (shorthand for
-    ``curve_models``); ``progress``: called with a line per stage.
+    ``curve_models``); ``kappa_range``: the plausible exponents of η* ∝ T^κ over the
+    extrapolation (``convexlaw.forecasters.KAPPA_RANGE``; a forecaster outside it is
+    flagged, said so, and not chosen unless every one is); ``progress``: called with a
+    line per stage.
     """
     say = progress or (lambda _msg: None)
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 2:
@@ -245,6 +255,10 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         raise PlanError(f"--size must be a finite parameter count > 0, got {size!r}")
     if window is not None and not window >= 1:
         raise PlanError(f"window must be ≥ 1 (a factor on the best final loss), got {window!r}")
+    if not (len(kappa_range) == 2 and all(math.isfinite(k) for k in kappa_range)
+            and kappa_range[0] < kappa_range[1]):
+        raise PlanError(f"kappa_range must be two finite exponents (low, high) with low < "
+                        f"high, got {kappa_range!r}")
     if curve_model is not _UNSET:
         curve_models = () if curve_model is None else (curve_model,)
     if kind is None:
@@ -288,13 +302,14 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     bis: dict[str, BurnIn] = {}
     unfitted: list[str] = []
     prescored: dict[str, dict[str, Any]] = {}
+    memo = FitMemo()  # the selector's fits on the horizon split are the held-out fits too
     for m in curve_models:
         from convexlaw.protocols import make_model
 
         say(f"choosing the burn-in of {m}")
         try:
-            bis[m] = resolve_burn_in(kept, burn_in, make_model(m), kind=kind, split=split,
-                                     max_tests=MAX_TESTS)
+            bis[m] = resolve_burn_in(kept, burn_in, memo.recording(m, make_model(m)),
+                                     kind=kind, split=split, max_tests=MAX_TESTS)
         except ValueError as err:  # this model cannot be fitted: the others still can
             unfitted.append(f"curve model {m} left out: its burn-in could not be chosen "
                             f"({err})")
@@ -305,14 +320,14 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
             prescored[f"curve {m}"] = {"PredE": row["holdout_PredE"],
                                        "final": row["holdout_final"], "split": bis[m].split}
     cands: list[Forecaster] = [LawForecaster(v, kind) for v in variants]
-    cands += [CurveForecaster(m, bis[m].step, kind) for m in curve_models if m in bis]
+    cands += [CurveForecaster(m, bis[m].step, kind, memo) for m in curve_models if m in bis]
     if len(horizons) < 2 and not bis:
         raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}) and "
                         "no curve model could be fitted to them: " + "; ".join(unfitted))
     notes += unfitted
     peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
-                             peaks, N, kind, say, prescored)
+                             peaks, N, kind, say, prescored, tuple(kappa_range))
     chosen, how = choose(table)
     if chosen is None:
         raise PlanError("no forecaster could be fitted to the pilots: "
@@ -321,9 +336,29 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     eta_row = choose_eta(table, chosen)
     eta_row["chosen_eta"] = True
     fc = fitted[chosen["forecaster"]]
-    warns = notes + how
-    return _finish(fc, chosen, eta_row, table, fitted, kept, rows, left, bis, shape,
+    warns = notes + how + _kappa_notes(table, eta_row, tuple(kappa_range))
+    plan = _finish(fc, chosen, eta_row, table, fitted, kept, rows, left, bis, shape,
                    schedule, int(steps), N, sized, peaks, kind, n_boot, random_state, warns)
+    plan.kappa_span, plan.kappa_range = eta_row.get("kappa_span"), tuple(kappa_range)
+    return plan
+
+
+def _kappa_notes(table: list[dict[str, Any]], eta_row: dict[str, Any],
+                 kappa_range: tuple[float, float]) -> list[str]:
+    """What the plausibility check of κ did: every forecaster it passed over, and the
+    plan's own κ when it is outside the range (every candidate was)."""
+    out = []
+    for r in table:
+        if r is not eta_row and any(f.startswith("implausible optimal-LR") for f in r["flags"]):
+            out.append(f"{r['forecaster']} not used for η* ({r['eta_star']:.3g}): κ = "
+                       f"{r['kappa_span']:+.3f} over the extrapolation is outside the "
+                       f"plausible {kappa_range[0]:g} … {kappa_range[1]:g}")
+    k = eta_row.get("kappa_span")
+    if k is not None and not kappa_range[0] <= k <= kappa_range[1]:
+        out.append(f"the plan's η* implies κ = {k:+.3f} over the extrapolation, outside the "
+                   f"plausible {kappa_range[0]:g} … {kappa_range[1]:g}: every candidate is; "
+                   "treat η* as unchecked (pilots at more horizons would help)")
+    return out
 
 
 
@@ -431,9 +466,9 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
     curve = None
     crow = chosen if isinstance(fc, CurveForecaster) else min(
         (r for r in table if r["source"] == "curve" and r["k"] is not None),
-        key=lambda r: (r.get("score") is None, r.get("score") or 0.0,
+        key=lambda r: (bool(r["flags"]), r.get("score") is None, r.get("score") or 0.0,
                        math.inf if r["holdout_PredE"] is None else r["holdout_PredE"]),
-        default=None)  # the curve model that scored best, by the score that chose
+        default=None)  # the unflagged curve model that scored best, by the score that chose
     curve_fit = None
     if crow is not None:
         cf = cast(CurveForecaster, fitted[crow["forecaster"]])

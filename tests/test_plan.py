@@ -344,3 +344,56 @@ def test_a_recommended_peak_outside_the_pilot_peaks_is_flagged(store):
     assert "×2.58 below the smallest pilot peak (0.025" in note
     inside = make_plan(pilot_runs(store), 2000, n_boot=0, curve_model=None, window=10)
     assert not any("pilot peak" in w for w in inside.warnings)
+
+
+# ------------------------------------------------------------------ plausible κ
+def _kappa_pilots() -> list[Run]:
+    """Curves of convex-ed with c = 0.5 (η* ∝ T^κ, κ = −(1−c)/(2−c) = −1/3) at two horizons."""
+    return [truth_run(T, p) for T in (500, 1000) for p in (0.01, 0.03, 0.1, 0.3)]
+
+
+def _kappa_plan(kappa_range=None):
+    import warnings
+
+    kw = {} if kappa_range is None else {"kappa_range": kappa_range}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_plan(_kappa_pilots(), 8000, variants=("literal",),
+                         curve_models=("convex-ed",), burn_in=0, n_boot=0, **kw)
+
+
+def test_kappa_over_the_extrapolation_is_reported_and_plausible_by_default():
+    plan = _kappa_plan()
+    assert plan.source == "curve convex-ed"  # exact model, held out best, κ plausible
+    assert plan.kappa_span == pytest.approx(-1 / 3, abs=0.01)
+    out = plan.to_dict()
+    assert out["kappa_range"] == [-0.7, -0.15] and out["kappa_span"] == plan.kappa_span
+    lit = next(r for r in out["candidates"] if r["forecaster"] == "law literal")
+    assert lit["kappa_span"] == pytest.approx(-0.5, abs=0.01) and not lit["flags"]
+
+
+def test_an_implausible_kappa_is_flagged_said_and_passed_over():
+    """The same pilots with a range that excludes −1/3: the exact curve model, which held
+    out best, is flagged and the plan takes η* from the next candidate, saying why."""
+    plan = _kappa_plan((-0.7, -0.4))
+    assert plan.source == "law literal"
+    assert plan.kappa_span == pytest.approx(-0.5, abs=0.01)
+    row = next(r for r in plan.candidates if r["forecaster"] == "curve convex-ed")
+    assert any("implausible optimal-LR exponent" in f and "flatter" in f for f in row["flags"])
+    assert any(w.startswith("curve convex-ed not used for η*") for w in plan.warnings)
+    assert any("held out better" in w and "implausible" in w for w in plan.warnings)
+    assert json.loads(json.dumps(plan.to_dict(), default=str))["kappa_range"] == [-0.7, -0.4]
+
+
+def test_when_every_kappa_is_implausible_the_plan_says_so():
+    plan = _kappa_plan((-0.3, -0.2))
+    assert plan.source == "curve convex-ed"
+    assert any("every candidate is; treat η* as unchecked" in w for w in plan.warnings)
+    assert all(r["flags"] for r in plan.candidates if r["eta_star"])
+
+
+@pytest.mark.parametrize("bad", [(-0.2, -0.3), (-0.5,), (float("nan"), -0.1)])
+def test_bad_kappa_range_is_a_clear_error(bad):
+    with pytest.raises(PlanError, match="kappa_range must be two finite exponents"):
+        make_plan(_kappa_pilots(), 8000, variants=("literal",), curve_models=(),
+                  n_boot=0, kappa_range=bad)

@@ -48,9 +48,13 @@ def main() -> None:
     warnings.simplefilter("ignore")
     store = RunStore(args.db)
     runs = [store.get(i) for i in store.ids()]
+    # the protocol's runs (one evaluation, at the end: the store also holds width-8 copies
+    # logged every 10 steps, with the same final losses, which would count twice)
     runs = [r for r in runs if r.tags.get("sweep") == "protocol2d"
+            and r.tags["config"]["eval_every"] == r.T
             and r.tags["size"] in (8, 16, 32, 64, 512) and r.T in (50, 100, 200, 500, 1000,
                                                                    2000, 4000)]
+    assert len(runs) == 245, len(runs)
     width = {r.tags["size"]: float(r.N) for r in runs}
     cell: dict[tuple[int, int], list] = {}
     for r in runs:

@@ -88,6 +88,8 @@ def test_plan_beyond_the_pilot_sizes_is_chosen_on_the_size_split():
     plan = make_plan(runs, T, size=target_N, kind="val", n_boot=0)
     law_rows = [c for c in plan.candidates if c["source"] == "law" and c["k"]]
     assert law_rows and all(c["split"] == "size" for c in law_rows)
+    assert {c["scored_by"] for c in law_rows} == {
+        "optima at every horizon of the largest pilot size"}
     assert plan.variant == "distance"
     assert any("diverged" in d["reason"] for d in plan.left_out)
     e_true, L_true = truth_optimum(T, target_N)
@@ -110,3 +112,10 @@ def test_size_law_bound_on_the_shared_linf_form_is_warned_not_flagged():
     assert shared, law.params_
     assert not any(f.split(" ")[0] in shared for f in bound_flags(law))
     assert any("sits at its bound" in w for w in law.warnings_)
+
+
+def test_plan_inside_the_pilot_sizes_keeps_the_horizon_split():
+    plan = make_plan(sweep(diverged=False), 800, size=SIZES[1], kind="val", n_boot=0,
+                     variants=("literal", "distance"))
+    rows = [c for c in plan.candidates if c["source"] == "law" and c["k"]]
+    assert rows and all(c["split"] == "horizon" for c in rows)

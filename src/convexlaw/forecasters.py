@@ -430,7 +430,9 @@ def choose(table: list[dict[str, Any]],
     ids = {id(r) for r in scored}
     for r in table:
         r["score"] = score(r) if id(r) in ids else None
-        r["scored_by"] = (("optimum at the held-out horizon" if by_opt else "held-out curves")
+        r["scored_by"] = (("held-out curves" if not by_opt else
+                           "optima at every horizon of the largest pilot size"
+                           if r["split"] == "size" else "optimum at the held-out horizon")
                           if id(r) in ids else None)
     best = min(score(r) for r in pool)
     near = [r for r in pool if score(r) <= 1.05 * best + 1e-5]

@@ -163,6 +163,22 @@ def reference_row(pilots: list, targets: list, results: dict) -> None:
                                      "cos_zero_50k_predicted": cos50}
 
 
+def noise_floor(groups: dict, results: dict) -> None:
+    """The run-to-run noise of one run's loss (``convexlaw.curve.replicates``: runs at one
+    peak whose LRs agree up to a step), the floor under the goals' 0.5 %; where the errors
+    come from: bench/diagnose_124m.py."""
+    from convexlaw.curve.replicates import replicate_noise
+
+    r = replicate_noise(groups["cos0"] + groups["cos10"] + groups["const"], "val", after=1000)
+    if r["sigma_run"] is None:
+        return
+    print(f"\nrun-to-run noise floor of these runs: σ_run = {100 * r['sigma_run']:.3f} % of one "
+          f"run's loss after step 1000 ({len(r['pairs'])} prefix-replicate pairs, "
+          f"{r['points']} points): an error of several σ_run is model error, not noise "
+          "(where it comes from: bench/diagnose_124m.py)")
+    results["noise_floor"] = {k: r[k] for k in ("sigma_run", "points", "after", "lr_tol")}
+
+
 def goals(groups: dict, n_boot: int, results: dict, quick: bool) -> None:
     print("\n## 1. The 124M goals (default settings, no hand-set burn-in)\n")
     const_spec = groups["const"][0].schedule
@@ -173,6 +189,7 @@ def goals(groups: dict, n_boot: int, results: dict, quick: bool) -> None:
     c25 = [r for r in groups["cos10"] if r.T == 25000]
     goal("G2: cos-10 T = 15k (2 runs) → cos-10 T = 25k", c15, c25, 25000,
          c15[0].schedule, n_boot, results)
+    noise_floor(groups, results)
     if quick:
         return
     print("\n### G3: plan T = 50k from the six cos-10 runs (15k and 25k)\n")

@@ -24,10 +24,12 @@ Measured and printed:
    paper's transfer: η_ref* of the smallest model at T ≤ 200 reused everywhere, its
    regret (loss above the cell's best) in every cell;
 4. beside it our fitted laws (``convexlaw.plan``): per size, a plan from the runs at
-   T ≤ 200 for T = 4000 (80× the shortest); across sizes, a plan from the two smaller
-   sizes for the largest (101× the smallest) at every T; η* and loss errors against the
-   measured optimum, with the paper's literal rule (η_ref/√T; the loss from the 1/√T line
-   of the pilots) and the law as written in the same table.
+   T ≤ 200 for T = 4000 (80× the shortest); across sizes, a plan from the smaller sizes
+   for the largest (101× the smallest) at every T, its variant chosen on the size split
+   (the smaller pilot sizes predict the largest pilot size at every horizon:
+   ``convexlaw.laws.sizesplit``; diagnosis in ``bench/protocol2d_size.py``); η* and loss
+   errors against the measured optimum, with the paper's literal rule (η_ref/√T; the loss
+   from the 1/√T line of the pilots) and the law as written in the same table.
 """
 
 from __future__ import annotations

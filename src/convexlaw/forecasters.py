@@ -350,6 +350,10 @@ def holdout_score(fc: Forecaster, splits: Sequence[Any], kind: str | None = None
             out.append(score_split(f.predict_run, sp, kind))
         if sp.kind == "horizon":
             opt = optimum_error(f, sp, kind)
+        elif sp.kind == "size":  # every held-out horizon of the largest pilot size
+            from convexlaw.laws.sizesplit import size_optimum_error
+
+            opt = size_optimum_error(f, sp, kind)
     if not score_points:
         return {"optimum": opt, "split": splits[0].kind}
     return {"PredE": float(np.mean([o["PredE"] for o in out])),
@@ -494,16 +498,19 @@ def choose_eta(table: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str,
     return min(near, key=lambda r: (r["k"], err(r)))
 
 
-def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail")
+def choose(table: list[dict[str, Any]],
+           order: Sequence[str] = ("size", "horizon", "tail")
            ) -> tuple[dict[str, Any] | None, list[str]]:
     """The row with the lowest held-out error among unflagged forecasters (the one with
     fewest parameters within 5 % of it), and notes on what was passed over and why.
 
     Errors of different splits are not compared: the rows scored on the first split kind
-    in ``order`` that an unflagged row has compete; rows scored only on a later (fallback)
-    split compete only when no row has an earlier one. The score is the error of the
-    optimum at the held-out horizon (``optimum_error``) when every competing row has one —
-    that is what a plan reports — else the held-out curves' PredE. Sets ``score`` and
+    in ``order`` that an unflagged row has compete (a size split, when the plan
+    extrapolates in N, comes first: ``convexlaw.laws.sizesplit``); rows scored only on a
+    later (fallback) split compete only when no row has an earlier one. The score is the
+    error of the optimum at the held-out horizon (``optimum_error``; on a size split every
+    held-out horizon, ``size_optimum_error``) when every competing row has one — that is
+    what a plan reports — else the held-out curves' PredE. Sets ``score`` and
     ``scored_by`` on the rows.
     """
     scored: list[dict[str, Any]] = []
@@ -531,7 +538,9 @@ def choose(table: list[dict[str, Any]], order: Sequence[str] = ("horizon", "tail
     ids = {id(r) for r in scored}
     for r in table:
         r["score"] = score(r) if id(r) in ids else None
-        r["scored_by"] = (("optimum at the held-out horizon" if by_opt else "held-out curves")
+        r["scored_by"] = (("held-out curves" if not by_opt else
+                           "optima at every horizon of the largest pilot size"
+                           if r["split"] == "size" else "optimum at the held-out horizon")
                           if id(r) in ids else None)
     best = min(score(r) for r in pool)
     near = [r for r in pool if score(r) <= 1.05 * best + 1e-5]

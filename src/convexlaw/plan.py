@@ -67,6 +67,7 @@ from convexlaw.forecasters import (
 from convexlaw.laws import Law, LawData
 from convexlaw.laws.peers import LiteralRule, PowerLawPeer, cell_optima, measured_optimum
 from convexlaw.laws.screen import edge_trim, screen_runs
+from convexlaw.laws.sizesplit import size_split
 
 __all__ = ["CURVE_MODELS", "PLAN_VARIANTS", "Plan", "PlanError", "make_plan",
            "measured_optimum", "pilot_runs", "plan_lines"]
@@ -296,8 +297,13 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}): "
                         "without a curve model a plan needs pilots at two or more horizons "
                         "(a few peaks each)")
-    splits = make_splits(kept, split, kind=kind, max_tests=MAX_TESTS)
-    backup = make_splits(kept, "tail", kind=kind, max_tests=MAX_TESTS) \
+    # a plan beyond the largest pilot size is chosen by how well the smaller sizes predict
+    # the largest one (the extrapolation it makes), the horizon split as the fallback
+    by_size = size_split(kept, N) if sized and split == "auto" else None
+    splits = [by_size] if by_size else make_splits(kept, split, kind=kind,
+                                                   max_tests=MAX_TESTS)
+    backup = make_splits(kept, "auto", kind=kind, max_tests=MAX_TESTS) if by_size else \
+        make_splits(kept, "tail", kind=kind, max_tests=MAX_TESTS) \
         if splits[0].kind != "tail" else []
     bis: dict[str, BurnIn] = {}
     unfitted: list[str] = []

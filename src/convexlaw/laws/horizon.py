@@ -297,12 +297,20 @@ class HorizonLaw(_BoundLaw):
 class SizeLaw(LinfForm, _BoundLaw):
     """The horizon law with power-law coefficients in N, fitted jointly.
 
-    ``linf``: ``"offset"`` L∞ = E + A·n^(−α) (needs ≥ 4 sizes), ``"power"`` L∞ = A·n^(−α),
-    ``"constant"`` L∞ = E, or ``"auto"`` (offset with ≥ 4 sizes, else power).
+    ``linf``: ``"offset"`` L∞ = E + A·n^(−α), ``"power"`` L∞ = A·n^(−α), ``"constant"``
+    L∞ = E, or ``"auto"`` (offset with ≥ 3 sizes, else power). Three sizes suffice for the
+    offset form here (unlike a fit of optima alone) because the horizons and peaks separate
+    L∞ from the q-terms at each size; and the size split (``convexlaw.laws.sizesplit``)
+    refits on one size fewer, which must keep the form of the full fit.
     """
 
     kind = "SizeLaw"
     sized = True
+
+    def _linf_form(self, sizes: int) -> str:
+        if self.linf not in self.FORMS:
+            raise ValueError(f"linf must be auto, offset, power or constant; got {self.linf!r}")
+        return self.linf if self.linf != "auto" else ("offset" if sizes >= 3 else "power")
 
     def _check_data(self, data: LawData, idx: np.ndarray) -> None:
         super()._check_data(data, idx)

@@ -130,12 +130,21 @@ def compare_variants(data: LawData, variants: Sequence[str] = VARIANTS, n_boot: 
     return rows, chosen
 
 
+# the size law's L∞(N) = E + A·n^(−α): the same form in every variant, so a bound hit there
+# says the pilots do not pin L∞'s size dependence (kept in the law's warnings), not that
+# this variant is worse than another; as a flag it would pass variants over at random
+_SHARED = frozenset({"E", "A", "alpha"})
+
+
 def bound_flags(law: Law) -> list[str]:
     """The parameters of a fitted law that sit at a bound (c at 0 excepted: that is the
-    literal law, which is fitted on its own)."""
+    literal law, which is fitted on its own; and a size law's L∞(N) parameters E, A, α,
+    shared by every variant — the law's ``warnings_`` still name them)."""
     out = []
     for name in law.at_bound_:
         if name == "c" and law.params_[name] <= 1e-6:
+            continue
+        if law.sized and name in _SHARED:
             continue
         lo, hi = law.bounds_[name]
         out.append(f"{name} = {law.params_[name]:.4g} at its bound [{lo:.4g}, {hi:.4g}]")

@@ -514,6 +514,8 @@ def plan_lines(plan: Plan) -> list[str]:
     lo, hi = plan.eta_interval
     llo, lhi = plan.loss_interval
     kap = "" if plan.kappa is None else f", κ = {plan.kappa:+.3f} (η* ∝ T^κ)"
+    if plan.kappa_span is not None and plan.kappa is not None:
+        kap += f", {plan.kappa_span:+.3f} from the longest pilot"
 
     def iv(a: float, b: float, fmt: str) -> str:
         if not (math.isfinite(a) and math.isfinite(b)):  # a law without bootstrap refits

@@ -260,6 +260,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
             and kappa_range[0] < kappa_range[1]):
         raise PlanError(f"kappa_range must be two finite exponents (low, high) with low < "
                         f"high, got {kappa_range!r}")
+    krange = (float(kappa_range[0]), float(kappa_range[1]))
     if curve_model is not _UNSET:
         curve_models = () if curve_model is None else (curve_model,)
     if kind is None:
@@ -333,7 +334,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     notes += unfitted
     peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
-                             peaks, N, kind, say, prescored, tuple(kappa_range))
+                             peaks, N, kind, say, prescored, krange)
     chosen, how = choose(table)
     if chosen is None:
         raise PlanError("no forecaster could be fitted to the pilots: "
@@ -342,10 +343,10 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     eta_row = choose_eta(table, chosen)
     eta_row["chosen_eta"] = True
     fc = fitted[chosen["forecaster"]]
-    warns = notes + how + _kappa_notes(table, eta_row, tuple(kappa_range))
+    warns = notes + how + _kappa_notes(table, eta_row, krange)
     plan = _finish(fc, chosen, eta_row, table, fitted, kept, rows, left, bis, shape,
                    schedule, int(steps), N, sized, peaks, kind, n_boot, random_state, warns)
-    plan.kappa_span, plan.kappa_range = eta_row.get("kappa_span"), tuple(kappa_range)
+    plan.kappa_span, plan.kappa_range = eta_row.get("kappa_span"), krange
     return plan
 
 

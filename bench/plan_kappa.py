@@ -1,5 +1,5 @@
 """The plan's η on the pilot sets of the -hz study, with and without ``convex-ed-gt-hz``
-among its curve models, and the plausible-κ guard (``convexlaw.forecasters.KAPPA_RANGE``).
+among its curve models, and the plausible-κ guard (``convexlaw.choice.KAPPA_RANGE``).
 
     python bench/plan_kappa.py [--db STORE] [--demo-db DEMO] [--curve-models default,...]
 

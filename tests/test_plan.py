@@ -153,8 +153,9 @@ def test_measured_optimum_averages_seeds():
 def test_optimum_error_scores_the_plan_at_the_held_out_horizon(store):
     """On pilots from the literal bound the literal law's optimum at the held-out horizon
     is exact (score 0) and the choice is made by that score."""
+    from convexlaw.choice import choose, optimum_error
     from convexlaw.curve.holdout import make_splits
-    from convexlaw.forecasters import LawForecaster, choose, optimum_error
+    from convexlaw.forecasters import LawForecaster
 
     runs = pilot_runs(store)
     split = make_splits(runs, "horizon")[0]
@@ -318,7 +319,7 @@ def test_a_curve_model_that_cannot_be_fitted_is_left_out_not_fatal():
 def test_eta_comes_from_the_forecaster_whose_eta_held_out_best():
     """choose_eta: among the unflagged rows scored like the chosen one, the smallest
     |ln η*-ratio| at the held-out horizon; flagged rows and other splits never compete."""
-    from convexlaw.forecasters import choose_eta
+    from convexlaw.choice import choose_eta
 
     def row(name, k, eta_ratio, flags=(), split="horizon"):
         return {"forecaster": name, "k": k, "split": split, "flags": list(flags),

@@ -4,7 +4,7 @@ target, with the noise of what it was measured on.
 A law reaches a longer horizon only through its exponent in T: an exponent off by δ puts
 ln L* off by ≈ δ·ln(T/T_ref) (L* − L∞ ∝ T^κ), an error that grows linearly in ln T. The
 plan's horizon split measures it: fitted on the horizons up to T_fit, the law's L* at the
-held-out longest horizon T_n is off by e = L*_pred/L*_meas − 1 (``convexlaw.forecasters.
+held-out longest horizon T_n is off by e = L*_pred/L*_meas − 1 (``convexlaw.choice.
 optimum_error``). The plan's own fit ends at T_n and reaches to T, so the same drift,
 carried over the log-distance, is
 

@@ -51,19 +51,11 @@ from typing import Any, cast
 
 import numpy as np
 
+from convexlaw.choice import KAPPA_RANGE, choose, choose_eta, evaluate
 from convexlaw.curve.base import outside
 from convexlaw.curve.burnin import BurnIn, resolve_burn_in
 from convexlaw.curve.holdout import make_splits
-from convexlaw.forecasters import (
-    KAPPA_RANGE,
-    CurveForecaster,
-    FitMemo,
-    Forecaster,
-    LawForecaster,
-    choose,
-    choose_eta,
-    evaluate,
-)
+from convexlaw.forecasters import CurveForecaster, FitMemo, Forecaster, LawForecaster, run_peak
 from convexlaw.laws import Law, LawData
 from convexlaw.laws.peers import LiteralRule, PowerLawPeer, cell_optima, measured_optimum
 from convexlaw.laws.screen import edge_trim, screen_runs
@@ -156,10 +148,6 @@ def pilot_runs(store: Any, kind: str | None = None) -> list[Any]:
     return [r for r in runs if r.status in ("finished", "diverged")]
 
 
-def _peak(r: Any) -> float:
-    return float(r.peak_lr) if r.peak_lr else float(np.max(r.lrs))
-
-
 def _final(run: Any, kind: str | None) -> float:
     steps, vals = run.finite_curve(kind) if hasattr(run, "finite_curve") else run.curve(kind)
     return float(vals[-1]) if len(vals) else math.inf
@@ -169,7 +157,7 @@ def _rows(runs: Sequence[Any], kind: str | None) -> list[dict[str, Any]]:
     out = []
     for r in runs:
         fin = _final(r, kind) if r.status == "finished" else math.inf
-        out.append({"id": r.id, "name": r.name, "T": int(r.T), "peak": _peak(r),
+        out.append({"id": r.id, "name": r.name, "T": int(r.T), "peak": run_peak(r),
                     "N": None if r.N is None else float(r.N), "schedule": r.schedule,
                     "status": r.status, "final_loss": fin if math.isfinite(fin) else None,
                     "used": False})
@@ -190,7 +178,7 @@ def _window(runs: Sequence[Any], window: float, kind: str | None, sized: bool
             if f <= window * best:
                 kept.append(r)
             else:
-                out.append({"name": r.name, "id": r.id, "T": int(r.T), "peak": _peak(r),
+                out.append({"name": r.name, "id": r.id, "T": int(r.T), "peak": run_peak(r),
                             "N": r.N, "reason": f"final loss > {window:g}× the best at its "
                                                 "horizon (--window)"})
     return kept, out
@@ -244,7 +232,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     ``window``: keep only pilots within this factor of their cell's best final loss
     (default: automatic screening); ``curve_model``: one model name or None (shorthand for
     ``curve_models``); ``kappa_range``: the plausible exponents of η* ∝ T^κ over the
-    extrapolation (``convexlaw.forecasters.KAPPA_RANGE``; a forecaster outside it is
+    extrapolation (``convexlaw.choice.KAPPA_RANGE``; a forecaster outside it is
     flagged, said so, and not chosen unless every one is); ``progress``: called with a
     line per stage.
     """
@@ -332,7 +320,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
         raise PlanError(f"the usable pilots are all at one horizon (T = {horizons[0]}) and "
                         "no curve model could be fitted to them: " + "; ".join(unfitted))
     notes += unfitted
-    peaks = (min(_peak(r) for r in kept) / 10, max(_peak(r) for r in kept) * 10)
+    peaks = (min(run_peak(r) for r in kept) / 10, max(run_peak(r) for r in kept) * 10)
     table, fitted = evaluate(cands, kept, [splits, backup], shape, schedule, int(steps),
                              peaks, N, kind, say, prescored, krange)
     chosen, how = choose(table)
@@ -384,7 +372,7 @@ def _peers(kept: Sequence[Any], left: Sequence[dict[str, Any]], steps: int,
            N: float | None, sized: bool, kind: str | None) -> dict[str, Any]:
     """The power-law peer and the literal √T rule on the pilots' per-cell optima."""
     T = [int(r.T) for r in kept] + [d["T"] for d in left if d["reason"].startswith("diverged")]
-    P = [_peak(r) for r in kept] + [d["peak"] for d in left
+    P = [run_peak(r) for r in kept] + [d["peak"] for d in left
                                     if d["reason"].startswith("diverged")]
     L = [_final(r, kind) for r in kept] + [math.inf] * (len(T) - len(kept))
     NN = None
@@ -460,7 +448,7 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
     if steps > pil_T[1]:
         warns.append(f"T = {steps} is ×{steps / pil_T[1]:.3g} beyond the longest pilot "
                      f"({pil_T[1]}): an extrapolation")
-    pil_P = (min(_peak(r) for r in kept), max(_peak(r) for r in kept))
+    pil_P = (min(run_peak(r) for r in kept), max(run_peak(r) for r in kept))
     where = outside(eta, *pil_P)
     if where:
         warns.append(f"the recommended peak {eta:.3g} is ×{where[1]:.3g} {where[0]} pilot "

@@ -9,7 +9,7 @@ and scored on the optimum at every held-out horizon h where the held-out runs br
     s(h) = ½·(|ln(η*_pred(h)/η*_meas(h))| / ln 1.25 + |L*_pred(h)/L*_meas(h) − 1| / 1 %)
     score = mean_h s(h)
 
-(the plan's goals as scales, like ``convexlaw.forecasters.optimum_error``; η*_meas, L*_meas
+(the plan's goals as scales, like ``convexlaw.choice.optimum_error``; η*_meas, L*_meas
 from ``measured_optimum``: a parabola in log η through the best held-out run and its
 neighbours). The score pools every held-out horizon, so one variant is chosen for the
 size law from all the pilots' cells, not from one horizon's noise.

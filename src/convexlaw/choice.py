@@ -28,7 +28,7 @@ import numpy as np
 
 from convexlaw.drift import drift, loss_noise
 from convexlaw.forecasters import CurveForecaster, Forecaster, LawForecaster, run_peak
-from convexlaw.laws.sizesplit import ETA_SCALE, LOSS_SCALE
+from convexlaw.laws.sizesplit import ETA_SCALE, LOSS_SCALE, size_optimum_error
 
 __all__ = ["KAPPA_RANGE", "choose", "choose_eta", "evaluate", "holdout_score", "kappa_flag",
            "kappa_of", "optimum_error", "span_kappa"]
@@ -107,8 +107,6 @@ def holdout_score(fc: Forecaster, splits: Sequence[Any], kind: str | None = None
         if sp.kind == "horizon":
             opt = optimum_error(f, sp, kind)
         elif sp.kind == "size":  # every held-out horizon of the largest pilot size
-            from convexlaw.laws.sizesplit import size_optimum_error
-
             opt = size_optimum_error(f, sp, kind)
     if not score_points:
         return {"optimum": opt, "split": splits[0].kind}

@@ -173,14 +173,15 @@ class LawForecaster(Forecaster):
 
 class FitMemo:
     """Fitted curve models by (model name, burn-in, kind, the runs fitted), so that a fit
-    made once is not made again: the burn-in selector fits each candidate start on the
-    plan's horizon split, and the plan then scores the chosen start's optimum on that same
-    split (``evaluate``). Runs are keyed by identity (the memo keeps them alive).
+    made once is not made again: the plan puts the burn-in selector's fits at the chosen
+    start here (``BurnIn.fits``) and then scores that start's optimum on the same split
+    (``convexlaw.choice.evaluate``). Runs are keyed by identity (the memo keeps them alive).
 
-    >>> from convexlaw.protocols import make_model
-    >>> memo = FitMemo(); m = memo.recording("convex", make_model("convex"))
-    >>> m.clone().burn_in == 0, len(memo)
-    (True, 0)
+    >>> memo = FitMemo(); runs = [object()]
+    >>> memo.put("convex", 0, None, runs, "fitted"); memo.get("convex", 0, None, runs)
+    'fitted'
+    >>> memo.get("convex", 100, None, runs) is None, len(memo)
+    (True, 1)
     """
 
     def __init__(self) -> None:
@@ -200,26 +201,6 @@ class FitMemo:
     def put(self, name: str, burn_in: int, kind: str | None, runs: Sequence[Any],
             model: Any) -> None:
         self._fits[self._key(name, burn_in, kind, runs)] = (list(runs), model)
-
-    def recording(self, name: str, model: Any) -> Any:
-        """``model`` (an unfitted curve model named ``name``) whose clones put their fits
-        here: ``convexlaw.curve.burnin.select_burn_in`` fits a clone per start."""
-        make_clone = model.clone
-
-        def clone() -> Any:
-            m = make_clone()
-            fit = m.fit
-
-            def fit_and_keep(runs: Any) -> Any:
-                fit(runs)
-                self.put(name, m.burn_in, m.kind, runs, m)
-                return m
-
-            m.fit = fit_and_keep
-            return m
-
-        model.clone = clone
-        return model
 
 
 class CurveForecaster(Forecaster):

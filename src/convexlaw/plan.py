@@ -303,12 +303,14 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
 
         say(f"choosing the burn-in of {m}")
         try:
-            bis[m] = resolve_burn_in(kept, burn_in, memo.recording(m, make_model(m)),
-                                     kind=kind, split=split, max_tests=MAX_TESTS)
+            bis[m] = resolve_burn_in(kept, burn_in, make_model(m), kind=kind, split=split,
+                                     max_tests=MAX_TESTS)
         except ValueError as err:  # this model cannot be fitted: the others still can
             unfitted.append(f"curve model {m} left out: its burn-in could not be chosen "
                             f"({err})")
             continue
+        for fit_runs, model in bis[m].fits:
+            memo.put(m, bis[m].step, kind, fit_runs, model)
         row = next((r for r in bis[m].evidence if r.get("start") == bis[m].step
                     and "holdout_PredE" in r), None)
         if row is not None:  # the selector already scored this model on the same splits

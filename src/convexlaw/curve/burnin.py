@@ -57,6 +57,10 @@ class BurnIn:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     noise: float | None = None
     split: str | None = None  # the held-out split kind of the evidence
+    # the selector's fits at the chosen start, each with the runs it was fitted on: the
+    # held-out fits a caller scoring that start on the same split need not make again
+    fits: list[tuple[list[Any], CurveModel]] = field(default_factory=list, repr=False,
+                                                     compare=False)
 
     def describe(self) -> str:
         """One line for a report."""
@@ -115,6 +119,7 @@ def select_burn_in(runs: Sequence[Any], model: CurveModel, kind: str | None = No
     splits = make_splits(runs, split, kind=kind, tail=tail, max_tests=max_tests)
     sigma = curve_noise([r for sp in splits for r, _ in sp.test], kind)
     rows: list[dict[str, Any]] = []
+    fits: dict[int, list[tuple[list[Any], CurveModel]]] = {}
     for s in starts:
         errs, finals, points = [], [], 0
         try:
@@ -125,6 +130,7 @@ def select_burn_in(runs: Sequence[Any], model: CurveModel, kind: str | None = No
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", FitWarning)
                     m.fit(sp.fit)
+                fits.setdefault(int(s), []).append((list(sp.fit), m))
                 points += m.fit_info_["points"]
                 sc = score_split(lambda run, st, m=m: m.predict(run, st), sp, kind)
                 errs.append(sc["PredE"])
@@ -150,7 +156,8 @@ def select_burn_in(runs: Sequence[Any], model: CurveModel, kind: str | None = No
     rule = (f"selector: earliest start whose held-out error ({how} split, "
             f"{100 * chosen['holdout_PredE']:.3f} %) is within {100 * tol:g} % + noise of the "
             f"best ({100 * best:.3f} %)")
-    return BurnIn(int(chosen["start"]), "selector", rule, rows, sigma, how)
+    return BurnIn(int(chosen["start"]), "selector", rule, rows, sigma, how,
+                  fits=fits[int(chosen["start"])])
 
 
 def stored_onset(run: Any) -> int | None:

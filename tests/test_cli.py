@@ -187,7 +187,7 @@ def test_folders_and_warmups(tmp_path):
 
 def test_streamed_csv_reads_every_chunk_like_one(tmp_path, monkeypatch):
     """Chunk boundaries change nothing: same run, same line numbers in errors."""
-    from convexlaw.runs import load_runs, tables
+    from convexlaw.runs import load_runs, readers
 
     T = 100
     lines = ["step,lr,loss,val_loss"]
@@ -199,7 +199,7 @@ def test_streamed_csv_reads_every_chunk_like_one(tmp_path, monkeypatch):
     f = tmp_path / "log.csv"
     f.write_text("\n".join(lines) + "\n")
     whole = load_runs([f])[0]
-    monkeypatch.setattr(tables, "CHUNK", 7)
+    monkeypatch.setattr(readers, "CHUNK", 7)
     chunked = load_runs([f])[0]
     assert chunked == whole and chunked.curves["val"][0].tolist() == list(range(10, 101, 10))
     bad = f.read_text().replace("\n60,", "\n60x,")

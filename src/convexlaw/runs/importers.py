@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from convexlaw.runs.readers import read_delimited, read_jsonl_rows, read_parquet
 from convexlaw.runs.record import Run
 from convexlaw.runs.store import (
     RunNotFoundError,
@@ -31,13 +32,7 @@ from convexlaw.runs.store import (
     RunStoreReadOnlyError,
     default_db_path,
 )
-from convexlaw.runs.tables import (
-    RunImportWarning,
-    read_delimited,
-    read_jsonl_rows,
-    read_parquet,
-    run_from_table,
-)
+from convexlaw.runs.tables import RunImportWarning, run_from_table
 from convexlaw.runs.tb import read_tensorboard
 from convexlaw.runs.wandb import run_from_wandb
 

@@ -1,4 +1,4 @@
-"""TensorBoard event files (or folders of them) as a :class:`~convexlaw.runs.tables.Table`.
+"""TensorBoard event files (or folders of them) as a :class:`~convexlaw.runs.readers.Table`.
 
 The ``tensorboard`` package (the ``io`` extra) is imported only when a file is read.
 """
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convexlaw.runs.tables import LR_NAMES, TRAIN_NAMES, VAL_NAMES, Table
+from convexlaw.runs.readers import Table
+from convexlaw.runs.tables import LR_NAMES, TRAIN_NAMES, VAL_NAMES
 
 __all__ = ["read_tensorboard"]
 

@@ -337,6 +337,38 @@ def test_eta_comes_from_the_forecaster_whose_eta_held_out_best():
     assert choose_eta([tail], tail) is tail
 
 
+def test_tied_forecasters_share_the_predicted_loss():
+    """pooled_loss: L* is the mean over the rows within TIE of the best score (scored the
+    same way, unflagged), the chosen one among them; no tie, the chosen row's own L*."""
+    from convexlaw.choice import TIE, choose, pooled_loss
+
+    def row(name, k, score, L, flags=(), by="optimum at the held-out horizon"):
+        return {"forecaster": name, "k": k, "split": "horizon", "flags": list(flags),
+                "eta_star": 0.01, "loss_star": L, "holdout_PredE": score,
+                "optimum": {"eta_ratio": 1.0, "loss_error": 0.0, "score": score}}
+
+    table = [row("law distance", 4, 0.762, 0.3701), row("law distance+peak", 5, 0.744, 0.3755),
+             row("law peak", 4, 0.745, 0.50, ["a parameter at its bound"]),
+             row("law gradient", 4, 0.744 * TIE + 0.01, 0.40)]
+    chosen, _ = choose(table)
+    assert chosen["forecaster"] == "law distance"  # the fewest parameters within the tie
+    L, pool = pooled_loss(table, chosen)
+    assert [r["forecaster"] for r in pool] == ["law distance", "law distance+peak"]
+    assert L == pytest.approx((0.3701 + 0.3755) / 2, abs=1e-15)
+    table[1]["optimum"]["score"] = 0.70  # distance is no longer within 5 %: no tie
+    chosen, _ = choose(table)
+    assert pooled_loss(table, chosen) == (0.3755, [chosen])
+
+
+def test_plan_loss_is_the_mean_of_its_loss_pool(store):
+    plan = make_plan(pilot_runs(store), 1600, n_boot=0)
+    rows = {r["forecaster"]: r for r in plan.candidates}
+    assert plan.loss_pool and plan.loss_source in plan.loss_pool
+    assert plan.loss_star == pytest.approx(
+        np.mean([rows[f]["loss_star"] for f in plan.loss_pool]), rel=1e-12)
+    assert plan.to_dict()["loss_pool"] == plan.loss_pool
+
+
 def test_a_recommended_peak_outside_the_pilot_peaks_is_flagged(store):
     # pilots' peaks 0.025 … 0.4; the literal optimum at 50k is 0.0097, ×2.58 below them
     plan = make_plan(pilot_runs(store), 50_000, n_boot=0, curve_model=None, window=10)

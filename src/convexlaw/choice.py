@@ -30,8 +30,8 @@ from convexlaw.drift import drift, loss_noise
 from convexlaw.forecasters import CurveForecaster, Forecaster, LawForecaster, run_peak
 from convexlaw.laws.sizesplit import ETA_SCALE, LOSS_SCALE, size_optimum_error
 
-__all__ = ["KAPPA_RANGE", "choose", "choose_eta", "evaluate", "holdout_score", "kappa_flag",
-           "kappa_of", "optimum_error", "span_kappa"]
+__all__ = ["KAPPA_RANGE", "TIE", "choose", "choose_eta", "evaluate", "holdout_score",
+           "kappa_flag", "kappa_of", "optimum_error", "pooled_loss", "span_kappa"]
 
 # The plausible exponents of η* ∝ T^κ. Theory: κ = −(1−c)/(2−c) for the effective distance
 # ½D²·P^(c−1) — −1/2 for the literal bound (c = 0), −0.6 at c's lower bound −0.5; measured:
@@ -41,6 +41,9 @@ __all__ = ["KAPPA_RANGE", "choose", "choose_eta", "evaluate", "holdout_score", "
 # is outside all of it: a forecaster whose η* moves like that over the extrapolation is
 # not chosen silently (``evaluate`` flags it).
 KAPPA_RANGE = (-0.7, -0.15)
+# Held-out scores within this factor of the best are a tie: the split cannot tell them apart
+# (``choose`` then takes the fewest parameters, ``pooled_loss`` averages their L*).
+TIE = 1.05
 
 
 def _clone(fc: Forecaster) -> Forecaster:
@@ -297,7 +300,7 @@ def choose(table: list[dict[str, Any]],
                            if r["split"] == "size" else "optimum at the held-out horizon")
                           if id(r) in ids else None)
     best = min(score(r) for r in pool)
-    near = [r for r in pool if score(r) <= 1.05 * best + 1e-5]
+    near = [r for r in pool if score(r) <= TIE * best + 1e-5]
     pick = min(near, key=lambda r: (r["k"], score(r)))
     for r in scored:
         if r["flags"] and score(r) < score(pick):
@@ -321,3 +324,38 @@ def choose(table: list[dict[str, Any]],
     if others:
         warn.append(f"held out on a fallback split only (not compared): {', '.join(others)}")
     return pick, warn
+
+
+def pooled_loss(table: list[dict[str, Any]], chosen: dict[str, Any]
+                ) -> tuple[float, list[dict[str, Any]]]:
+    """The plan's L*: the mean L* of the forecasters tied with ``chosen`` on held-out score.
+
+    The tied rows are those ``choose`` picked among — scored the same way as ``chosen``,
+    unflagged, within ``TIE`` of the best score — and ``chosen`` itself; each row's L* is
+    its own (a law's drift-corrected). ``choose`` breaks a tie by the fewest parameters,
+    which is a rule for η* and the curve, not a reason to trust one L* over another that
+    held out as well: where two tied laws put L* 1.5 % apart, which one wins the tie moves
+    with the pilots' noise (the demo's pilots, trained on two CPUs with different floating
+    point, gave −1.50 % with the one and −0.05 % with the other). The mean does not jump.
+    Returns (L*, the rows averaged); one row, ``chosen``, when nothing ties with it.
+
+    >>> rows = [{"forecaster": "a", "score": 1.00, "scored_by": "s", "flags": [],
+    ...          "loss_star": 0.30},
+    ...         {"forecaster": "b", "score": 1.04, "scored_by": "s", "flags": [],
+    ...          "loss_star": 0.32},
+    ...         {"forecaster": "c", "score": 1.20, "scored_by": "s", "flags": [],
+    ...          "loss_star": 0.50}]
+    >>> L, pool = pooled_loss(rows, rows[1])
+    >>> round(L, 6), [r["forecaster"] for r in pool]
+    (0.31, ['a', 'b'])
+    """
+    if chosen.get("score") is None or chosen["flags"]:
+        return float(chosen["loss_star"]), [chosen]
+    rows = [r for r in table if r.get("score") is not None and not r["flags"]
+            and r.get("scored_by") == chosen.get("scored_by")
+            and r.get("loss_star") is not None and math.isfinite(r["loss_star"])]
+    best = min(r["score"] for r in rows)
+    pool = [r for r in rows if r["score"] <= TIE * best + 1e-5]
+    if not any(r is chosen for r in pool):  # not after ``choose``: keep the chosen L*
+        return float(chosen["loss_star"]), [chosen]
+    return float(np.mean([r["loss_star"] for r in pool])), pool

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from convexlaw.plan import PLAN_VARIANTS, Plan, make_plan, measured_optimum
+from convexlaw.plan import PLAN_VARIANTS, Plan, loss_from, make_plan, measured_optimum
 
 __all__ = ["DEFAULT", "QUICK", "DemoConfig", "regime", "run_demo"]
 
@@ -221,7 +221,7 @@ def _law_table(plan: Plan, console: Any) -> None:
     t = Table(title="Horizon-law variants (final losses of the pilots; hold-out = longest "
                     "pilot horizon fitted from the shorter ones)",
               caption="✓η*: the plan's η* comes from this law (its η* held out best); ✓L: "
-                      "its predicted loss does (best joint score)")
+                      "its predicted loss does (best joint score; the mean where tied)")
     for col in ("variant", "k", "in-sample err", "hold-out err", "κ (η* ∝ T^κ)",
                 f"η* at T={plan.steps}", "L* there"):
         t.add_column(col, justify="left" if col == "variant" else "right",
@@ -236,8 +236,8 @@ def _law_table(plan: Plan, console: Any) -> None:
             kap = e_txt = L_txt = "—"
         hold = "—" if r["holdout_PredE"] is None else f"{100 * r['holdout_PredE']:.2f} %"
         name = f"law {r['variant']}"
-        mark = "".join(m for m, src in ((" ✓η*", plan.source), (" ✓L", plan.loss_source))
-                       if name == src)
+        mark = (" ✓η*" if name == plan.source else "") + (
+            " ✓L" if name in (plan.loss_pool or [plan.loss_source]) else "")
         t.add_row(r["variant"] + mark, str(r["k"]), f"{100 * r['PredE']:.2f} %", hold, kap,
                   e_txt, L_txt)
     console.print(t)
@@ -253,7 +253,7 @@ def _plan_lines(plan: Plan) -> list[str]:
              f"{plan.kappa:+.3f})" if plan.kappa is not None else
              f"recommended peak LR  η* = {plan.eta_star:.4g}   (from the {plan.source})",
              f"predicted final loss L = {plan.loss_star:.4f}   (interval {llo:.4f} … {lhi:.4f};"
-             f" from the {plan.loss_source})",
+             f" from {loss_from(plan) if len(plan.loss_pool) > 1 else 'the ' + plan.loss_source})",
              f"law as written: η* = {lit['eta_star']:.4g}, L* = {lit['loss_star']:.4f}"]
     if plan.curve is not None:
         c = plan.curve
@@ -398,7 +398,7 @@ def run_demo(out: str | Path = "convexlaw-demo", config: DemoConfig = DEFAULT,
         "predicted": {"eta_star": plan.eta_star, "eta_interval": plan.eta_interval,
                       "loss": plan.loss_star, "loss_interval": plan.loss_interval,
                       "variant": plan.variant, "loss_source": plan.loss_source,
-                      "kappa": plan.kappa},
+                      "loss_pool": plan.loss_pool, "kappa": plan.kappa},
         "literal": {"eta_star": lit["eta_star"], "loss": lit["loss_star"],
                     "eta_ratio": lit["eta_star"] / eta_m, "loss_rel_error": lit_rel},
         "measured": {"eta_star": eta_m, "bracketed": bracketed, "best_loss": loss_m,

@@ -192,8 +192,11 @@ class CurveModel:
         last = int(np.flatnonzero(lrs > 0)[-1]) + 1 if np.any(lrs > 0) else lrs.size
         if last < lrs.size:  # trailing zero-LR updates do not move the weights
             lrs, st = lrs[:last], np.minimum(st, last)
+        # one evaluation per distinct step: a BLAS product can round two equal rows apart
+        # (kernels differ between CPUs), and one step must get one prediction
+        st, back = np.unique(st, return_inverse=True)
         d = CurveData(name, lrs, st, np.ones(st.size), peak)
-        return self._predict_data(self.params_, d)
+        return self._predict_data(self.params_, d)[back]
 
     def score(self, runs: Any) -> float:
         """Pooled R² of the prediction on all observations (after burn-in) of runs."""

@@ -47,7 +47,7 @@ from convexlaw.plan.core import CURVE_MODELS, PLAN_VARIANTS, make_plan
 from convexlaw.plan.core import MAX_TESTS as MAX_TESTS  # bench/diagnose_124m.py
 from convexlaw.plan.pilots import _select as _select  # bench/protocol2d_size.py
 from convexlaw.plan.pilots import pilot_runs
-from convexlaw.plan.result import Plan, PlanError, plan_lines
+from convexlaw.plan.result import Plan, PlanError, loss_from, plan_lines
 
-__all__ = ["CURVE_MODELS", "PLAN_VARIANTS", "Plan", "PlanError", "make_plan",
+__all__ = ["CURVE_MODELS", "PLAN_VARIANTS", "Plan", "PlanError", "loss_from", "make_plan",
            "measured_optimum", "pilot_runs", "plan_lines"]

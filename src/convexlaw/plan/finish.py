@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from convexlaw.choice import choose
+from convexlaw.choice import TIE, choose, pooled_loss
 from convexlaw.curve.base import outside
 from convexlaw.curve.burnin import BurnIn
 from convexlaw.forecasters import CurveForecaster, Forecaster, LawForecaster, run_peak
@@ -83,7 +83,16 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
         else {}
     lit = laws["literal"].forecast(float(steps), N=N, shape=schedule) if "literal" in laws \
         else {}
-    eta, loss = float(chosen["eta_star"]), float(chosen["loss_star"])
+    eta = float(chosen["eta_star"])
+    loss, pool = pooled_loss(table, chosen)
+    if len(pool) > 1:
+        Ls = [r["loss_star"] for r in pool]
+        each = ", ".join(f"{r['forecaster']} ({r['loss_star']:.4f}, score {r['score']:.4g})"
+                         for r in pool)
+        warns = warns + [
+            f"L* is the mean of the L* (drift-corrected for a law) of {each}: held-out "
+            f"scores within {100 * (TIE - 1):.0f} % of the best are a tie, and their L* "
+            f"differ by {100 * (max(Ls) / min(Ls) - 1):.2f} %"]
     if isinstance(fc, LawForecaster) and fc.variant == variant and law_fc:
         eta_iv, loss_iv = list(law_fc["eta_star_interval"]), list(law_fc["loss_star_interval"])
         loss_iv = [x * chosen.get("drift", {}).get("factor", 1.0) for x in loss_iv]
@@ -107,7 +116,9 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
         eta_iv = [float(np.nanmin([eta_iv[0], eta])), float(np.nanmax([eta_iv[1], eta]))]
         warns.append(f"η* from {eta_row['forecaster']} (its η* held out best: "
                      f"×{eta_row['optimum']['eta_ratio']:.3g} at the held-out horizon), L* "
-                     f"from {chosen['forecaster']} (best joint score)")
+                     + (f"from {chosen['forecaster']} (best joint score)" if len(pool) < 2
+                        else "the mean of the tied " + " and ".join(r["forecaster"]
+                                                                    for r in pool)))
     pil_T = (min(int(r.T) for r in kept), max(int(r.T) for r in kept))
     if steps > pil_T[1]:
         warns.append(f"T = {steps} is ×{steps / pil_T[1]:.3g} beyond the longest pilot "
@@ -152,6 +163,7 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
                 eta_interval=[float(x) for x in eta_iv], loss_star=loss,
                 loss_interval=[float(x) for x in loss_iv], level=0.95, variant=variant,
                 source=eta_row["forecaster"], loss_source=chosen["forecaster"],
+                loss_pool=[r["forecaster"] for r in pool],
                 kappa=eta_row["kappa"], law_forecast=law_fc, literal_forecast=lit,
                 comparison=comparison, candidates=cand,
                 holdout=chosen["split"] or "none",

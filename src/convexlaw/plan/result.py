@@ -14,7 +14,7 @@ from convexlaw.choice import KAPPA_RANGE
 from convexlaw.forecasters import Forecaster
 from convexlaw.laws import Law
 
-__all__ = ["Plan", "PlanError", "plan_lines"]
+__all__ = ["Plan", "PlanError", "loss_from", "plan_lines"]
 
 
 class PlanError(ValueError):
@@ -27,8 +27,10 @@ class Plan:
 
     ``source`` names the forecaster that produced η*, L* and the curve; ``candidates`` has
     every forecaster's held-out and target numbers (``fitted``: the forecasters, by name);
-    ``variant`` is the best law variant (the law table), ``loss_source`` repeats
-    ``source`` for the loss.
+    ``variant`` is the best law variant (the law table), ``loss_source`` names the
+    forecaster chosen for the loss (best joint held-out score), ``loss_pool`` every
+    forecaster whose L* was averaged into ``loss_star`` (``choice.pooled_loss``: those
+    tied with it; just ``loss_source`` without a tie).
     """
 
     steps: int
@@ -57,6 +59,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     kappa_span: float | None = None
     kappa_range: tuple[float, float] = KAPPA_RANGE
+    loss_pool: list[str] = field(default_factory=list)
     laws: dict[str, Law] = field(default_factory=dict, repr=False)
     forecaster: Forecaster | None = field(default=None, repr=False)
     fitted: dict[str, Forecaster] = field(default_factory=dict, repr=False)
@@ -68,7 +71,7 @@ class Plan:
             "loss_interval", "level", "variant", "source", "loss_source", "kappa",
             "law_forecast", "literal_forecast", "comparison", "candidates", "holdout",
             "burn_in", "burn_ins", "left_out", "peers", "curve", "pilots", "warnings",
-            "kappa_span")}
+            "kappa_span", "loss_pool")}
         out["kappa_range"] = list(self.kappa_range)
         out["laws"] = {v: law.to_dict() for v, law in self.laws.items()
                        if v in (self.variant, "literal")}
@@ -84,6 +87,13 @@ class Plan:
             raise ValueError("this plan carries no fitted forecaster (read back from JSON?)")
         fc = self.forecaster
         return np.array([fc.loss(p * shape, at, p, self.size)[0] for p in peaks])
+
+
+def loss_from(plan: Plan) -> str:
+    """Who produced the plan's L*: its loss forecaster, or the mean of the tied ones."""
+    if len(plan.loss_pool) > 1:
+        return "the mean of " + " and ".join(plan.loss_pool) + " (tied on held-out score)"
+    return plan.loss_source
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -103,8 +113,9 @@ def plan_lines(plan: Plan) -> list[str]:
            + ("" if plan.size is None else f", N = {plan.size:.4g}"),
            f"recommended peak LR  η* = {plan.eta_star:.4g}   ({iv(lo, hi, '.4g')}{kap})",
            f"predicted final loss L = {plan.loss_star:.4f}   ({iv(llo, lhi, '.4f')})",
-           (f"both from: {plan.source}" if plan.source == plan.loss_source else
-            f"η* from: {plan.source} (its η* held out best), L from: {plan.loss_source}")
+           (f"both from: {plan.source}" if plan.source == plan.loss_source
+            and len(plan.loss_pool) < 2 else
+            f"η* from: {plan.source} (its η* held out best), L from: {loss_from(plan)}")
            + f", chosen by held-out error ({plan.holdout} split, "
            f"{next((r['scored_by'] for r in plan.candidates if r['chosen']), '')})"]
     for m, b in plan.burn_ins.items():

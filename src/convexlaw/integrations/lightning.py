@@ -46,7 +46,8 @@ except ImportError:  # pragma: no cover - depends on what is installed
                           "'convexlaw[lightning]'") from None
 
 from convexlaw.integrations.forecast import Forecast
-from convexlaw.integrations.recorder import Recorder, RecorderWarning, config_value, versions
+from convexlaw.integrations.recorder import Recorder, RecorderWarning
+from convexlaw.integrations.tags import config_value, versions
 from convexlaw.integrations.torchutil import future_lrs, grad_norm, param_count, torch_scheduler
 from convexlaw.runs import RunStore
 

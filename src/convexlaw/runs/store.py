@@ -5,7 +5,8 @@ the learning rates as a little-endian float64 blob, and a summary for listings);
 ``curves`` holds one row per (run, kind) with int64 steps and float64 values as blobs.
 The database runs in WAL mode with a busy timeout, so several worker processes can write,
 and a writer killed mid-transaction leaves the previous state intact (SQLite rolls the
-unfinished transaction back on the next open).
+unfinished transaction back on the next open). The file, its schema and its transactions
+are ``convexlaw.runs.sqlite``; a run as rows and back, ``convexlaw.runs.rows``.
 
 >>> import numpy as np, tempfile, os
 >>> store = RunStore(os.path.join(tempfile.mkdtemp(), "runs.db"))
@@ -17,86 +18,26 @@ unfinished transaction back on the next open).
 from __future__ import annotations
 
 import builtins
-import json
 import os
-import sqlite3
 import threading
-import time
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from convexlaw.runs.record import Run
+from convexlaw.runs.rows import _META, _LazyCurves, _meta_dict, run_rows
+from convexlaw.runs.sqlite import SCHEMA_VERSION, RunStoreError, RunStoreReadOnlyError, SQLiteFile
 
 __all__ = ["SCHEMA_VERSION", "RunNotFoundError", "RunStore", "RunStoreError",
            "RunStoreReadOnlyError", "default_db_path"]
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id          TEXT PRIMARY KEY,
-    name        TEXT NOT NULL,
-    T           INTEGER NOT NULL,
-    peak_lr     REAL,
-    schedule    TEXT,
-    warmup      INTEGER,
-    N           REAL,
-    optimizer   TEXT,
-    batch_size  INTEGER,
-    seed        INTEGER,
-    status      TEXT NOT NULL,
-    tags        TEXT NOT NULL,
-    kinds       TEXT NOT NULL,
-    n_points    INTEGER NOT NULL,
-    final_loss  REAL,
-    lrs         BLOB NOT NULL,
-    updated     REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_name ON runs(name);
-CREATE TABLE IF NOT EXISTS curves (
-    run_id  TEXT NOT NULL,
-    kind    TEXT NOT NULL,
-    n       INTEGER NOT NULL,
-    steps   BLOB NOT NULL,
-    vals    BLOB NOT NULL,
-    PRIMARY KEY (run_id, kind)
-);
-"""
-
-_META = ("id", "name", "T", "peak_lr", "schedule", "warmup", "N", "optimizer", "batch_size",
-         "seed", "status", "tags", "kinds", "n_points", "final_loss")
 # filters: exact match (a list means "any of"); name/schedule/id accept globs
 _EXACT = ("id", "name", "schedule", "status", "optimizer", "T", "warmup", "batch_size", "seed")
 _GLOB = ("id", "name", "schedule")
 _FLOAT = ("peak_lr", "N")  # equal within 1e-9 relative
 _RANGE = ("T", "peak_lr", "N", "final_loss", "n_points")  # <col>_min / <col>_max
-
-
-class RunStoreError(RuntimeError):
-    """The store file cannot be used (not a run store, newer schema, locked...)."""
-
-
-class RunStoreReadOnlyError(RunStoreError):
-    """The store can be read but not written (file or folder permissions, read-only disk)."""
-
-
-def _write_error(path: Path, err: sqlite3.Error) -> RunStoreError:
-    """A failed write as a message that says what to do about it."""
-    text = str(err)
-    if "readonly" in text or "read-only" in text:
-        return RunStoreReadOnlyError(
-            f"the run store {path} is read-only ({text}): nothing was written; make the file "
-            "and its folder writable, or give another --db")
-    if "locked" in text or "busy" in text:
-        return RunStoreError(f"the run store {path} is locked by another process ({text}); "
-                             "nothing was written; retry when it has finished")
-    if "full" in text:
-        return RunStoreError(f"the disk holding {path} is full ({text}); nothing was written")
-    return RunStoreError(f"cannot write to the run store {path}: {text}")
 
 
 class RunNotFoundError(KeyError):
@@ -111,47 +52,7 @@ def default_db_path() -> Path:
     return Path(os.environ.get("CONVEXLAW_DB") or "convexlaw.db")
 
 
-def _blob(a: np.ndarray, dtype: str) -> bytes:
-    return np.ascontiguousarray(a, dtype=dtype).tobytes()
-
-
-class _LazyCurves(MutableMapping):
-    """Curves of a stored run, read from the database on first access."""
-
-    def __init__(self, store: RunStore, run_id: str, kinds: list[str]):
-        self._store, self._id, self._kinds = store, run_id, kinds
-        self._data: dict[str, tuple] | None = None
-
-    def _load(self) -> dict:
-        if self._data is None:
-            got = self._store._read_curves([self._id]).get(self._id, {})
-            self._data = {k: got[k] for k in self._kinds if k in got}
-        return self._data
-
-    def __getitem__(self, k):
-        return self._load()[k]
-
-    def __setitem__(self, k, v):
-        self._load()[k] = v
-
-    def __delitem__(self, k):
-        del self._load()[k]
-
-    def __iter__(self):
-        return iter(self._load() if self._data is not None else self._kinds)
-
-    def __len__(self):
-        return len(self._load() if self._data is not None else self._kinds)
-
-    def __contains__(self, k):
-        return k in (self._data if self._data is not None else self._kinds)
-
-    def __repr__(self):
-        return f"<curves of {self._id}: {', '.join(self)} (not loaded)>" if self._data is None \
-            else repr(self._data)
-
-
-class RunStore:
+class RunStore(SQLiteFile):
     """SQLite store of :class:`Run` records.
 
     ``RunStore(path)`` opens or creates the file (default ``$CONVEXLAW_DB`` or
@@ -168,120 +69,6 @@ class RunStore:
         # one connection per (process, thread): sqlite3 connections must not cross either
         self._local = threading.local()
         self._connect()
-
-    # ------------------------------------------------------------------ connection
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        if self.path.is_dir():
-            raise RunStoreError(f"{self.path} is a directory; expected a run-store file")
-        if not self.path.parent.exists():
-            raise RunStoreError(f"cannot create run store {self.path}: folder "
-                                f"{self.path.parent} does not exist")
-        conn = None
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            self._open(conn)
-        except (sqlite3.DatabaseError, RunStoreError) as err:
-            if conn is not None:
-                conn.close()
-            if isinstance(err, RunStoreError):
-                raise
-            if "not a database" in str(err) or "malformed" in str(err):
-                raise RunStoreError(f"{self.path} is not a convexlaw run store (not an SQLite "
-                                    f"database: {err})") from None
-            raise RunStoreError(f"cannot open run store {self.path}: {err}") from None
-        self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
-
-    def _open(self, conn: sqlite3.Connection) -> None:
-        """WAL mode and the schema, retried while another process holds the lock: switching
-        a new file to WAL takes an exclusive lock for which SQLite does not always call its
-        busy handler (writers opening a new store at once saw "database is locked")."""
-        deadline = time.monotonic() + self.timeout
-        pause = 0.01
-        while True:
-            try:
-                try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                except sqlite3.OperationalError as err:  # a read-only store can still be read
-                    if "readonly" not in str(err):
-                        raise
-                conn.execute("PRAGMA synchronous=FULL")
-                self._init_schema(conn)
-                return
-            except (sqlite3.OperationalError, RunStoreError) as err:
-                text = str(err)
-                if ("locked" not in text and "busy" not in text) \
-                        or time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(2 * pause, 0.5)
-
-    def _init_schema(self, conn: sqlite3.Connection) -> None:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "schema_version" not in tables:
-            raise RunStoreError(f"{self.path} is an SQLite database but not a convexlaw run "
-                                f"store (tables: {', '.join(sorted(tables))})")
-        if "schema_version" in tables:
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            version = row[0] if row else None
-            if version is not None and version > SCHEMA_VERSION:
-                raise RunStoreError(
-                    f"{self.path} has run-store schema version {version}, newer than this "
-                    f"convexlaw supports ({SCHEMA_VERSION}); upgrade convexlaw to read it")
-            if version == SCHEMA_VERSION:
-                return
-        with RunStore._Tx(conn, self.path) as c:
-            # statement by statement: executescript would commit outside our transaction
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    c.execute(stmt)
-            if c.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
-                c.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
-
-    class _Tx:
-        """One write transaction; SQLite's write errors become RunStoreError."""
-
-        def __init__(self, conn: sqlite3.Connection, path: Path):
-            self.conn, self.path = conn, path
-
-        def __enter__(self) -> sqlite3.Connection:
-            # IMMEDIATE takes the write lock up front: no lock upgrade, no deadlock
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as err:
-                raise _write_error(self.path, err) from None
-            return self.conn
-
-        def __exit__(self, exc_type, exc, tb) -> None:
-            if exc_type is None:
-                try:
-                    self.conn.execute("COMMIT")
-                except sqlite3.OperationalError as err:
-                    self.conn.execute("ROLLBACK")
-                    raise _write_error(self.path, err) from None
-                return
-            self.conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise _write_error(self.path, exc) from None
-
-    def _transaction(self) -> RunStore._Tx:
-        return RunStore._Tx(self._connect(), self.path)
-
-    def close(self) -> None:
-        """Close this thread's connection (it reopens on the next use)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            conn.close()
-        self._local.conn = None
-
-    def __enter__(self) -> RunStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
@@ -305,17 +92,7 @@ class RunStore:
                               "VALUES (?, ?, ?, ?, ?)", curve_rows)
         return [r[0][0] for r in rows]
 
-    @staticmethod
-    def _rows(run: Run) -> tuple[tuple, list[tuple]]:
-        curves = {k: run.curves[k] for k in run.curves}
-        n_points = int(sum(len(s) for s, _ in curves.values()))
-        final = run.final_loss() if ("val" in curves or "train" in curves) else None
-        row = (run.id, run.name, run.T, _opt_float(run.peak_lr), run.schedule,
-               _opt_int(run.warmup), _opt_float(run.N), run.optimizer, _opt_int(run.batch_size),
-               _opt_int(run.seed), run.status, json.dumps(run.tags, sort_keys=True),
-               json.dumps(list(curves)), n_points, final, _blob(run.lrs, "<f8"))
-        return row, [(run.id, k, len(s), _blob(s, "<i8"), _blob(v, "<f8"))
-                     for k, (s, v) in curves.items()]
+    _rows = staticmethod(run_rows)
 
     def delete(self, key: str) -> None:
         """Delete the run found by ``key`` (id, unique name or unique id prefix)."""
@@ -464,19 +241,3 @@ class RunStore:
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` result ("ok" when healthy)."""
         return "; ".join(r[0] for r in self._connect().execute("PRAGMA integrity_check"))
-
-
-def _meta_dict(row: tuple) -> dict[str, Any]:
-    m = dict(zip(_META, row, strict=True))
-    m["tags"] = json.loads(m["tags"])
-    m["kinds"] = json.loads(m["kinds"])
-    return m
-
-
-def _opt_float(x: Any) -> float | None:
-    return None if x is None else float(x)
-
-
-def _opt_int(x: Any) -> int | None:
-    return None if x is None else int(x)
-

@@ -51,7 +51,9 @@ DEFAULT = ("convex-ed-gt-gpeak", "convex-ed-gt-gpeak-ycs", "convex-ed-gt-gpeak-y
 PLAN_VARIANTS = ("convex-ed-gt-gpeak-ycs", "convex-ed-gt-gpeak-yavg", "convex-ed-gt-glr")
 MPL_PAIRS = (("convex-ed-gt", factory("power", None, "cauchy"), "convex-ed-gt-ycs"),
              ("convex-ed-gt", factory("power", None, "average"), "convex-ed-gt-yavg"),
-             ("convex-ed", factory("constant", None, "cauchy"), "convex-ed-ycs"))
+             ("convex-ed", factory("constant", None, "cauchy"), "convex-ed-ycs"),
+             ("convex-ed-gt", VARIANTS["convex-ed-gt-glr"][0], "convex-ed-gt-glr"),
+             ("convex-ed", VARIANTS["convex-ed-glr"][0], "convex-ed-glr"))
 
 
 def section_grid(G: dict, names: list[str], out: dict) -> None:
@@ -102,7 +104,7 @@ def section_checks(G: dict, out: dict) -> None:
     published = (0.0046, 0.0035, -0.0024, -0.0021)  # REFERENCE-RESULTS.md, V4+5 cos-zero 50k
     cfg = json.loads(Path(pilots[0].tags["source"]["file"]).read_text())["config"]
     preds = {}
-    for name in ("convex-ed-peak", "convex-ed-peak-ycs"):
+    for name in ("convex-ed-peak", "convex-ed-peak-ycs", "convex-ed-peak-glr"):
         mk = VARIANTS[name][0] if name in VARIANTS else (lambda **kw: make_model(
             "convex-ed-peak", **kw))
         m = mk(burn_in=REF_BURN_IN).fit(pilots)
@@ -130,8 +132,12 @@ def section_checks(G: dict, out: dict) -> None:
     runs25 = load_runs(sorted(str(p) for p in (DATA.parent / "mpl-25m").glob("*.csv")))
     split = cross_schedule(runs25)
     rows = []
+    done = set()
     for base_name, mk, label in MPL_PAIRS:
         for name, model in ((base_name, make_model(base_name)), (label, mk())):
+            if name in done:
+                continue
+            done.add(name)
             r = evaluate(model, split)
             m = r["metrics"]
             rows.append([name, str(r["k"]), f"{100 * m['PredE']:.3f} %",
@@ -143,12 +149,45 @@ def section_checks(G: dict, out: dict) -> None:
     print(table(["model", "k", "PredE", "WorstE", "R²", "params"], rows) + "\n")
 
 
+def prefix_pilot(run: Any, steps: int) -> Any:
+    """The first ``steps`` steps of a constant-LR run, as a short constant-LR pilot."""
+    from dataclasses import replace as dc_replace
+
+    st, v = run.curve("val")
+    keep = st <= steps
+    return dc_replace(run, name=f"{run.name} (first {steps})", lrs=run.lrs[:steps],
+                      curves={"val": (st[keep], v[keep])})
+
+
+def section_prefix(G: dict, names: list[str], out: dict, steps: int = 5000) -> None:
+    """Identification, not a goal protocol: G1's pilots plus a short constant-LR pilot."""
+    pilots, targets, _ = G["G1"]
+    extra = prefix_pilot(next(r for r in targets if r.peak_lr == 1e-3), steps)
+    print(f"## 4. Identification: G1's pilots plus a {steps}-step constant-LR pilot at "
+          "1e-3\n")
+    print(f"(the first {steps} steps of the 1e-3 target, standing in for a short "
+          "constant-LR pilot; fixed burn-ins; not the goal's protocol)\n")
+    rows = []
+    for name in names:
+        for start in (400, 1000):
+            m = dg.model(name, kind="val", burn_in=start).fit([*pilots, extra])
+            errs = dg.errors(m, targets)
+            rows.append([name, str(start), *[pct(e) for e in errs],
+                         f"{100 * max(map(abs, errs)):.2f} %"])
+            out.setdefault("prefix", []).append({"model": name, "start": start,
+                                                 "errors": errs, "params": m.params_})
+    print(table(["model", "burn-in", *[f"err {r.peak_lr:g}" for r in targets], "worst"],
+                rows) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, help="write all numbers as JSON")
     ap.add_argument("--models", default=",".join(DEFAULT))
     ap.add_argument("--skip-plan", action="store_true")
     ap.add_argument("--skip-checks", action="store_true")
+    ap.add_argument("--prefix", action="store_true",
+                    help="also section 4 (G1's pilots + a short constant-LR pilot)")
     args = ap.parse_args()
     dg.EXTRA.update({k: v[0] for k, v in VARIANTS.items()})
     names = [m for m in args.models.split(",") if m]
@@ -165,6 +204,8 @@ def main() -> None:
         section_plan(G, out)
     if not args.skip_checks:
         section_checks(G, out)
+    if args.prefix:
+        section_prefix(G, [n for n in names if "gt" in n], out)
     print(f"wall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=float))

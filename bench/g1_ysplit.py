@@ -175,3 +175,6 @@ VARIANTS["convex-ed-glr"] = (lambda **kw: ConvexEDGLR(**{"grad": "constant", **k
 VARIANTS["convex-ed-gt-gpeak-glr"] = (
     lambda **kw: ConvexEDGLR(**{"peak": "grad", **kw}),
     "convex-ed-gt with G_t ∝ t^a·η_peak^(−β)·η_t^(−β_lr), k=7")
+VARIANTS["convex-ed-peak-glr"] = (
+    lambda **kw: ConvexEDGLR(**{"grad": "constant", "peak": "bound", **kw}),
+    "convex-ed-peak with G_t ∝ η_t^(−β_lr), k=6")

@@ -14,6 +14,7 @@ from convexlaw.choice import TIE, choose, pooled_loss
 from convexlaw.curve.base import outside
 from convexlaw.curve.burnin import BurnIn
 from convexlaw.forecasters import CurveForecaster, Forecaster, LawForecaster, run_peak
+from convexlaw.laws.bend import optimum_bend
 from convexlaw.laws.peers import LiteralRule, PowerLawPeer, cell_optima
 from convexlaw.plan.pilots import _final
 from convexlaw.plan.result import Plan
@@ -44,13 +45,27 @@ def _peers(kept: Sequence[Any], left: Sequence[dict[str, Any]], steps: int,
         NN = [float(r.N) for r in kept] + [d["N"] for d in left
                                            if d["reason"].startswith("diverged")]
     cells = cell_optima(T, P, L, NN)
-    out: dict[str, Any] = {"cells": cells}
+    out: dict[str, Any] = {"cells": cells, "bend": optimum_bend(cells)}
     for key, peer in (("power_law", PowerLawPeer()), ("literal_rule", LiteralRule())):
         try:
             out[key] = peer.fit(cells).forecast(float(steps), N) | {"name": peer.name}
         except ValueError as err:
             out[key] = {"name": peer.name, "error": str(err)}
     return out
+
+
+def _bend_note(bend: dict[str, Any] | None, steps: int) -> list[str]:
+    """A plan beyond the pilots whose measured optima bend in T (``optimum_bend``)."""
+    if not bend or not bend["significant"] or steps <= bend["T"][-1]:
+        return []
+    way, side = ("flatten", "low") if bend["q"] > 0 else ("steepen", "high")
+    local = ", ".join(f"{k:+.2f}" for k in bend["local"])
+    return [f"the pilots' measured optima {way} with T: local exponents {local} over T = "
+            f"{bend['T'][0]:g} … {bend['T'][-1]:g} (curvature {bend['q']:+.3f} ± "
+            f"{bend['q_se']:.3f} in ln η* per (ln T)², noise from the {bend['noise']}); "
+            f"every forecaster carries η* beyond T = {bend['T'][-1]:g} with one exponent "
+            f"in T, so η* at T = {steps} is likely too {side} (pilots at a longer horizon "
+            "would show by how much)"]
 
 
 def _burn_in_of(fc: Forecaster, crow: dict[str, Any] | None, fitted: dict[str, Forecaster],
@@ -120,6 +135,8 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
                         else "the mean of the tied " + " and ".join(r["forecaster"]
                                                                     for r in pool)))
     pil_T = (min(int(r.T) for r in kept), max(int(r.T) for r in kept))
+    peers = _peers(kept, left, steps, N, sized, kind)
+    warns += _bend_note(peers["bend"], steps)
     if steps > pil_T[1]:
         warns.append(f"T = {steps} is ×{steps / pil_T[1]:.3g} beyond the longest pilot "
                      f"({pil_T[1]}): an extrapolation")
@@ -169,6 +186,6 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
                 holdout=chosen["split"] or "none",
                 burn_in=_burn_in_of(fc, crow, fitted, bis),
                 burn_ins={m: b.to_dict() for m, b in bis.items()}, left_out=left,
-                peers=_peers(kept, left, steps, N, sized, kind),
+                peers=peers,
                 curve=curve, pilots=rows, warnings=warns, laws=laws, forecaster=fc,
                 fitted=fitted, curve_fit=curve_fit)

@@ -71,3 +71,18 @@ def test_the_plan_notes_a_significant_bend_beyond_the_pilots_only():
     assert _bend_note(bend | {"q": -0.07}, 4000)[0].count("too high") == 1
     assert _bend_note(bend, 800) == [] and _bend_note(bend | {"significant": False}, 4000) == []
     assert _bend_note(None, 4000) == []
+
+
+def test_the_bootstraps_vertices_are_the_measured_optima():
+    """_vertices (every bootstrap replicate at once) = measured_optimum row by row."""
+    from convexlaw.laws.bend import _vertices
+    from convexlaw.laws.peers import measured_optimum
+
+    rng = np.random.default_rng(6)
+    peaks = 0.01 * 2.0 ** np.arange(6)
+    M = 1 + 0.05 * np.log(peaks / 0.03) ** 2 + 0.02 * rng.standard_normal((400, 6))
+    M[::7, 5] = np.inf  # a diverged largest peak
+    M[::11, 2] = np.inf  # a diverged neighbour
+    got = _vertices(np.log(peaks), M)
+    want = [np.log(measured_optimum(peaks, row)[0]) for row in M]
+    assert got == pytest.approx(want, abs=1e-9)

@@ -193,7 +193,7 @@ class CurveModel:
         if last < lrs.size:  # trailing zero-LR updates do not move the weights
             lrs, st = lrs[:last], np.minimum(st, last)
         # one evaluation per distinct step: a BLAS product can round two equal rows apart
-        # (kernels differ between CPUs), and one step must get one prediction
+        # (kernels differ between CPUs and thread counts), and one step gets one prediction
         st, back = np.unique(st, return_inverse=True)
         d = CurveData(name, lrs, st, np.ones(st.size), peak)
         return self._predict_data(self.params_, d)[back]

@@ -25,7 +25,7 @@ class PlanError(ValueError):
 class Plan:
     """A plan for one target run; ``to_dict`` is the JSON the CLI prints.
 
-    ``source`` names the forecaster that produced η*, L* and the curve; ``candidates`` has
+    ``source`` names the forecaster that produced η*; ``candidates`` has
     every forecaster's held-out and target numbers (``fitted``: the forecasters, by name);
     ``variant`` is the best law variant (the law table), ``loss_source`` names the
     forecaster chosen for the loss (best joint held-out score), ``loss_pool`` every

@@ -17,7 +17,7 @@ from convexlaw.forecasters import CurveForecaster, Forecaster, LawForecaster, ru
 from convexlaw.laws.bend import optimum_bend
 from convexlaw.laws.peers import LiteralRule, PowerLawPeer, cell_optima
 from convexlaw.plan.pilots import _final
-from convexlaw.plan.result import Plan
+from convexlaw.plan.result import Plan, pool_text
 
 CURVE_POINTS = 60  # points of the predicted curve
 NEAR = 1.5  # forecasters within this factor of the best held-out error widen the intervals
@@ -132,8 +132,7 @@ def _finish(fc: Forecaster, chosen: dict[str, Any], eta_row: dict[str, Any],
         warns.append(f"η* from {eta_row['forecaster']} (its η* held out best: "
                      f"×{eta_row['optimum']['eta_ratio']:.3g} at the held-out horizon), L* "
                      + (f"from {chosen['forecaster']} (best joint score)" if len(pool) < 2
-                        else "the mean of the tied " + " and ".join(r["forecaster"]
-                                                                    for r in pool)))
+                        else "from " + pool_text([r["forecaster"] for r in pool])))
     pil_T = (min(int(r.T) for r in kept), max(int(r.T) for r in kept))
     peers = _peers(kept, left, steps, N, sized, kind)
     warns += _bend_note(peers["bend"], steps)

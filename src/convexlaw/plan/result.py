@@ -89,11 +89,16 @@ class Plan:
         return np.array([fc.loss(p * shape, at, p, self.size)[0] for p in peaks])
 
 
+def pool_text(names: Sequence[str]) -> str:
+    """Who produced an L*: the one forecaster, or the mean of the tied ones."""
+    if len(names) > 1:
+        return "the mean of " + " and ".join(names) + " (tied on held-out score)"
+    return names[0]
+
+
 def loss_from(plan: Plan) -> str:
-    """Who produced the plan's L*: its loss forecaster, or the mean of the tied ones."""
-    if len(plan.loss_pool) > 1:
-        return "the mean of " + " and ".join(plan.loss_pool) + " (tied on held-out score)"
-    return plan.loss_source
+    """Who produced the plan's L* (``pool_text`` of its loss pool)."""
+    return pool_text(plan.loss_pool or [plan.loss_source])
 
 
 def plan_lines(plan: Plan) -> list[str]:

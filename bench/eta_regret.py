@@ -69,7 +69,8 @@ def main() -> None:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            p = make_plan(pil, T, size=N[big], kind="val", n_boot=20, window=1.2)
+            p = make_plan(pil, T, size=N[big], kind="val", n_boot=20, window=1.2,
+                              curve_model=None)  # as bench/protocol2d.py's size plans
         rows = []
         for c in p.candidates:
             opt = c.get("optimum")

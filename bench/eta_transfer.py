@@ -88,7 +88,8 @@ def main() -> None:
         for name, ctx in (("free", contextlib.nullcontext()), ("tied", tied_betas())):
             with ctx, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                p = make_plan(pil, T, size=N[big], kind=args.kind, n_boot=20, window=1.2)
+                p = make_plan(pil, T, size=N[big], kind=args.kind, n_boot=20, window=1.2,
+                              curve_model=None)  # as bench/protocol2d.py's size plans
             rg = regret(cells[(big, T)], p.eta_star)
             tot[name].append(rg)
             tot[name + "_L"].append(abs(p.loss_star / L_m - 1))

@@ -430,3 +430,23 @@ def test_bad_kappa_range_is_a_clear_error(bad):
     with pytest.raises(PlanError, match="kappa_range must be two finite exponents"):
         make_plan(_kappa_pilots(), 8000, variants=("literal",), curve_models=(),
                   n_boot=0, kappa_range=bad)
+
+
+def test_plan_does_not_depend_on_pilot_order():
+    """The same pilots in another order give the same plan, to the last bit (the fits'
+    sums and multi-start searches see the points in one canonical order)."""
+    rng = np.random.default_rng(3)
+    runs = []
+    for T in (100, 200, 400):
+        for p in PEAKS:
+            r = synth_run(T, p)
+            steps, loss = r.curves["val"]
+            r.curves["val"] = (steps, loss * (1 + 0.01 * rng.standard_normal(loss.size)))
+            runs.append(r)
+    plans = [make_plan(q, 4000, n_boot=0, curve_model=None, window=10)
+             for q in (runs, runs[::-1], [runs[i] for i in rng.permutation(len(runs))])]
+    for p in plans[1:]:
+        assert (p.eta_star, p.loss_star, p.variant) == \
+            (plans[0].eta_star, plans[0].loss_star, plans[0].variant)
+        assert [r["loss_star"] for r in p.candidates] == \
+            [r["loss_star"] for r in plans[0].candidates]

@@ -28,6 +28,15 @@ MAX_TESTS = 3  # held-out runs of a tail split (smallest, largest and middle pea
 _UNSET: Any = object()
 
 
+def _pilot_order(r: Any) -> tuple[float, int, float, str]:
+    """(N, T, peak, name): the canonical order of pilots (empty or odd runs sort first and
+    are screened with a clear message by ``_select``)."""
+    lrs = np.asarray(getattr(r, "lrs", ()), dtype=np.float64)
+    peak = getattr(r, "peak_lr", None) or (float(np.max(lrs)) if lrs.size else 0.0)
+    return (float(getattr(r, "N", None) or 0.0), int(lrs.size), float(peak),
+            str(getattr(r, "name", "")))
+
+
 def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
               schedule: str | None = None, kind: str | None = None,
               variants: Sequence[str] = PLAN_VARIANTS,
@@ -69,9 +78,7 @@ def make_plan(runs: Sequence[Any], steps: int, size: float | None = None,
     # one plan for one set of pilots, whatever order they come in: the fits' multi-start
     # searches can land in different minima of a nearly flat objective when the same points
     # come in another order (seen: a size plan's L* 0.7 % apart)
-    runs = sorted(runs, key=lambda r: (float(getattr(r, "N", None) or 0.0), len(r.lrs),
-                                       float(getattr(r, "peak_lr", None) or np.max(r.lrs)),
-                                       str(r.name)))
+    runs = sorted(runs, key=_pilot_order)
     say("screening the pilots")
     kept, rows, left = _select(runs, size, window, kind)
     specs = {r.schedule for r in kept}

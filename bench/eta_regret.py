@@ -30,29 +30,39 @@ from protocol2d import final, parabola  # noqa: E402
 TIE = 0.001
 
 
-def regret(runs: list, eta: float) -> float:
+def load(db: Path, sizes: list[int]) -> list:
+    """The store's protocol runs of these widths (one evaluation, after the last step)."""
+    from convexlaw.runs import RunStore
+
+    store = RunStore(db)
+    return [r for r in (store.get(i) for i in store.ids()) if r.tags.get("size") in sizes
+            and int(r.tags.get("eval_every", r.T)) == r.T]
+
+
+def optimum(runs: list) -> tuple[float, float]:
+    """(η*, L*) measured over one cell's runs (``measured_optimum``)."""
     from convexlaw.plan import measured_optimum
 
-    peaks = np.array([r.peak_lr for r in runs], float)
-    finals = np.array([final(r) for r in runs])
-    o = np.argsort(peaks)
-    best = measured_optimum(list(peaks[o]), list(finals[o]))[1]
-    return parabola(np.log(peaks[o]), finals[o], math.log(eta)) / best - 1
+    rr = sorted(runs, key=lambda r: r.peak_lr)
+    return measured_optimum([r.peak_lr for r in rr], [final(r) for r in rr])[:2]
+
+
+def regret(runs: list, eta: float) -> float:
+    """One cell's loss at peak ``eta`` (parabola in log η through its runs) over its best."""
+    rr = sorted(runs, key=lambda r: r.peak_lr)
+    return parabola(np.log([r.peak_lr for r in rr]), np.array([final(r) for r in rr]),
+                    math.log(eta)) / optimum(runs)[1] - 1
 
 
 def main() -> None:
-    from convexlaw.plan import make_plan, measured_optimum
-    from convexlaw.runs import RunStore
+    from convexlaw.plan import make_plan
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", type=Path, default=Path("/work/data/protocol2d-gpt.db"))
     ap.add_argument("--sizes", default="8,16,32,128")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    store = RunStore(args.db)
-    runs = [store.get(i) for i in store.ids()]
-    runs = [r for r in runs if r.tags.get("size") in sizes and r.tags.get("eval_every") in
-            (None, r.T)] or runs
+    runs = load(args.db, sizes)
     big, held = max(sizes), sorted(sizes)[-2]
     N = {r.tags["size"]: float(r.N) for r in runs}
     cells = {}
@@ -70,7 +80,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             p = make_plan(pil, T, size=N[big], kind="val", n_boot=20, window=1.2,
-                              curve_model=None)  # as bench/protocol2d.py's size plans
+                          curve_model=None)  # as bench/protocol2d.py's size plans
         rows = []
         for c in p.candidates:
             opt = c.get("optimum")
@@ -79,9 +89,7 @@ def main() -> None:
             hr = []
             for cell in opt["cells"]:
                 rr = cells[(held, cell["T"])]
-                pk = sorted(rr, key=lambda r: r.peak_lr)
-                e_m = measured_optimum([r.peak_lr for r in pk], [final(r) for r in pk])[0]
-                hr.append(regret(rr, cell["eta_ratio"] * e_m))
+                hr.append(regret(rr, cell["eta_ratio"] * optimum(rr)[0]))
             rows.append((c, float(np.mean(hr))))
         if not rows:
             continue

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eta_regret import regret  # noqa: E402
-from protocol2d import final  # noqa: E402
+from eta_regret import load, optimum, regret  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -52,8 +51,7 @@ def tied_betas() -> Iterator[None]:
 
 
 def main() -> None:
-    from convexlaw.plan import make_plan, measured_optimum
-    from convexlaw.runs import RunStore
+    from convexlaw.plan import make_plan
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", type=Path, default=Path("/work/data/protocol2d-gpt.db"))
@@ -61,19 +59,12 @@ def main() -> None:
     ap.add_argument("--kind", default="val")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    store = RunStore(args.db)
-    runs = [store.get(i) for i in store.ids()]
-    runs = [r for r in runs if r.tags.get("size") in sizes
-            and int(r.tags.get("eval_every", r.T)) == r.T]
+    runs = load(args.db, sizes)
     big = max(sizes)
     N = {r.tags["size"]: float(r.N) for r in runs}
     cells: dict = {}
     for r in runs:
         cells.setdefault((r.tags["size"], r.T), []).append(r)
-
-    def optimum(d: int, T: int) -> tuple[float, float]:
-        rr = sorted(cells[(d, T)], key=lambda r: r.peak_lr)
-        return measured_optimum([r.peak_lr for r in rr], [final(r) for r in rr])[:2]
 
     print(f"| T | free β: η* ratio, regret, L* error | tied β1 = β2: η* ratio, regret, L* "
           f"error | rule (width {min(sizes)}'s best η at T): regret |")
@@ -83,7 +74,7 @@ def main() -> None:
         pil = [r for r in runs if r.tags["size"] in sizes[:-1] and r.T <= T]
         if len({r.T for r in pil}) < 2 or (big, T) not in cells:
             continue
-        e_m, L_m = optimum(big, T)
+        e_m, L_m = optimum(cells[(big, T)])
         out = []
         for name, ctx in (("free", contextlib.nullcontext()), ("tied", tied_betas())):
             with ctx, warnings.catch_warnings():
@@ -95,7 +86,7 @@ def main() -> None:
             tot[name + "_L"].append(abs(p.loss_star / L_m - 1))
             out.append(f"×{p.eta_star / e_m:.3f}, {100 * rg:+.2f} %, "
                        f"{100 * (p.loss_star / L_m - 1):+.2f} %")
-        rule = regret(cells[(big, T)], optimum(min(sizes), T)[0])
+        rule = regret(cells[(big, T)], optimum(cells[(min(sizes), T)])[0])
         tot["rule"].append(rule)
         print(f"| {T} | {out[0]} | {out[1]} | {100 * rule:+.2f} % |")
     print()

@@ -190,6 +190,13 @@ def analyse(runs: list, sizes, horizons, eta_refs) -> dict[str, Any]:
     res["best"] = [{"size": d, "T": T, "eta_ref_star": b[0], "loss_star": b[1],
                     "bracketed": b[2]} for (d, T), b in sorted(best.items())]
 
+    def regret_ref(d: int, T: int, eta_ref: float) -> float:
+        # the cell's loss at this η_ref (parabola in log η_ref through its grid) over its best
+        m = cell[(d, T)]
+        xs = np.log(np.array(sorted(m)))
+        ys = np.array([m[e] for e in sorted(m)])
+        return parabola(xs, ys, math.log(eta_ref)) / best[(d, T)][1] - 1
+
     # 3. the paper's transfer: η_ref* of the smallest model at short horizons, reused
     d0 = min(sizes)
     # "short horizons": the transfer's source and the per-size pilots (T = 50, 100, 200)
@@ -207,11 +214,7 @@ def analyse(runs: list, sizes, horizons, eta_refs) -> dict[str, Any]:
             if (d, T) not in cell:
                 cells.append("—")
                 continue
-            m = cell[(d, T)]
-            xs = np.log(np.array(sorted(m)))
-            ys = np.array([m[e] for e in sorted(m)])
-            at = parabola(xs, ys, math.log(e_src))
-            regret = at / best[(d, T)][1] - 1
+            regret = regret_ref(d, T, e_src)
             ratio = e_src / best[(d, T)][0]
             transfer.append({"size": d, "T": T, "eta_ratio": ratio, "regret": regret})
             cells.append(f"×{ratio:.2f}, {100 * regret:+.2f} %")
@@ -229,14 +232,10 @@ def analyse(runs: list, sizes, horizons, eta_refs) -> dict[str, Any]:
         return e / math.sqrt(T), L, ok
 
     def regret_at(d: int, T: int, eta: float | None) -> float | None:
-        # the cell's loss at this peak (parabola in log η_ref through the grid) over its best:
         # where the loss is flat in η, an η* ratio far from 1 can cost almost nothing
         if eta is None or not math.isfinite(eta) or eta <= 0:
             return None
-        m = cell[(d, T)]
-        xs = np.log(np.array(sorted(m)))
-        ys = np.array([m[e] for e in sorted(m)])
-        return parabola(xs, ys, math.log(eta * math.sqrt(T))) / best[(d, T)][1] - 1
+        return regret_ref(d, T, eta * math.sqrt(T))
 
     def plan_row(label: str, pilots: list, T: int, d: int, size: float | None) -> dict:
         with warnings.catch_warnings():
